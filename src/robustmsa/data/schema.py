@@ -1,0 +1,299 @@
+"""In-memory dataset containers and the project's own pickle-free file format.
+
+A dataset is a set of named splits (``train``/``valid``/``test``); every split holds, per
+modality, a zero-padded (N, T_m, D_m) float32 array and the (N,) true lengths, plus labels and
+sample ids. Dimensions and lengths are always read from the arrays, never from a config.
+
+On disk (``save_dataset``/``load_dataset``) a dataset is one ``.npz`` (arrays only, loaded with
+``allow_pickle=False``) and a sidecar ``.json`` with the metadata.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from robustmsa.errors import DataError
+from robustmsa.types import MODALITIES
+
+FORMAT_VERSION = 1
+SPLITS: tuple[str, ...] = ("train", "valid", "test")
+
+
+@dataclass
+class MSASplit:
+    """One split of a dataset.
+
+    Attributes:
+        features: modality -> (N, T_m, D_m) float32, zero-padded at the end.
+        lengths: modality -> (N,) int64 true lengths (1 <= len <= T_m, or 0 if the modality
+            is absent for that sample).
+        labels: (N,) float32 sentiment scores, or int64 class ids for native-class data.
+        ids: (N,) sample ids as str.
+        extras: optional extra arrays with a leading N axis (e.g. ``text_sim``).
+    """
+
+    features: dict[str, np.ndarray]
+    lengths: dict[str, np.ndarray]
+    labels: np.ndarray
+    ids: np.ndarray
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        return tuple(m for m in MODALITIES if m in self.features)
+
+    def subset(self, rows: np.ndarray) -> MSASplit:
+        """Rows ``rows`` (int indices or bool mask) as a new split (arrays copied)."""
+        return MSASplit(
+            features={m: v[rows].copy() for m, v in self.features.items()},
+            lengths={m: v[rows].copy() for m, v in self.lengths.items()},
+            labels=self.labels[rows].copy(),
+            ids=self.ids[rows].copy(),
+            extras={k: v[rows].copy() for k, v in self.extras.items()},
+        )
+
+
+@dataclass
+class DatasetInfo:
+    """What a model builder needs to know about the data (inferred from the files).
+
+    Attributes:
+        name: dataset name, e.g. ``"mosi_bclstm"`` or ``"synthetic"``.
+        dims: modality -> feature width D_m.
+        seq_lens: modality -> padded length T_m.
+        label_kind: ``"score"`` (continuous sentiment) or ``"class"`` (native class ids).
+        score_range: (lo, hi) of the sentiment scale for ``"score"`` labels.
+        class_names: names of native classes (``"class"`` labels only).
+        source: file or generator the data came from.
+        notes: free-text provenance notes (e.g. split policy).
+    """
+
+    name: str
+    dims: dict[str, int]
+    seq_lens: dict[str, int]
+    label_kind: str = "score"
+    score_range: tuple[float, float] = (-3.0, 3.0)
+    class_names: tuple[str, ...] = ()
+    source: str = ""
+    notes: str = ""
+
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        return tuple(m for m in MODALITIES if m in self.dims)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["score_range"] = list(self.score_range)
+        d["class_names"] = list(self.class_names)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> DatasetInfo:
+        d = dict(d)
+        d["score_range"] = tuple(d.get("score_range", (-3.0, 3.0)))
+        d["class_names"] = tuple(d.get("class_names", ()))
+        return cls(**d)
+
+
+@dataclass
+class MSADataset:
+    """A named collection of splits plus its `DatasetInfo`."""
+
+    splits: dict[str, MSASplit]
+    info: DatasetInfo
+
+    def __getitem__(self, split: str) -> MSASplit:
+        if split not in self.splits:
+            raise DataError(
+                f"dataset {self.info.name!r} ({self.info.source or 'in memory'}) has no split "
+                f"{split!r}; it has: {', '.join(self.splits)}"
+            )
+        return self.splits[split]
+
+
+def validate_split(split: MSASplit, *, source: str, split_name: str) -> None:
+    """Check one split for the problems a reader must refuse, with a precise message.
+
+    Raises:
+        DataError: empty split, non-finite features, lengths out of range, shape mismatch.
+    """
+    where = f"{source} [{split_name}]"
+    n = len(split)
+    if n == 0:
+        raise DataError(f"{where}: the split is empty (0 samples)")
+    if split.ids.shape[0] != n:
+        raise DataError(f"{where}: 'id' has {split.ids.shape[0]} entries but labels have {n}")
+    if not np.all(np.isfinite(np.asarray(split.labels, dtype=np.float64))):
+        raise DataError(f"{where}: labels contain NaN or ±inf")
+    for m, x in split.features.items():
+        if x.ndim != 3:
+            raise DataError(f"{where}: {m!r} must be (N, T, D); got shape {x.shape}")
+        if x.shape[0] != n:
+            raise DataError(f"{where}: {m!r} has {x.shape[0]} rows but labels have {n}")
+        bad = ~np.isfinite(x)
+        if bad.any():
+            row = int(np.argwhere(bad)[0][0])
+            raise DataError(
+                f"{where}: {m!r} contains {int(bad.sum())} NaN/±inf values "
+                f"(first in sample {row}, id {split.ids[row]!s})"
+            )
+        ln = split.lengths.get(m)
+        if ln is None:
+            raise DataError(f"{where}: no lengths for modality {m!r}")
+        if ln.shape != (n,):
+            raise DataError(f"{where}: '{m}_lengths' must have shape ({n},); got {ln.shape}")
+        if (ln < 0).any() or (ln > x.shape[1]).any():
+            row = int(np.argmax((ln < 0) | (ln > x.shape[1])))
+            raise DataError(
+                f"{where}: '{m}_lengths' has length {int(ln[row])} for sample {row} "
+                f"(id {split.ids[row]!s}), outside [0, padded length {x.shape[1]}]"
+            )
+
+
+def infer_info(
+    splits: dict[str, MSASplit],
+    *,
+    name: str,
+    source: str,
+    label_kind: str = "score",
+    score_range: tuple[float, float] = (-3.0, 3.0),
+    class_names: tuple[str, ...] = (),
+    notes: str = "",
+) -> DatasetInfo:
+    """Validate every split and infer dims / padded lengths, checking they agree across splits."""
+    if not splits:
+        raise DataError(f"{source}: no splits found")
+    dims: dict[str, int] = {}
+    seq: dict[str, int] = {}
+    first: dict[str, str] = {}
+    for sname, sp in splits.items():
+        validate_split(sp, source=source, split_name=sname)
+        for m, x in sp.features.items():
+            if m in dims and dims[m] != x.shape[2]:
+                raise DataError(
+                    f"{source}: feature dimension of {m!r} differs across splits: "
+                    f"{first[m]} has {dims[m]}, {sname} has {x.shape[2]}"
+                )
+            dims.setdefault(m, int(x.shape[2]))
+            first.setdefault(m, sname)
+            seq[m] = max(seq.get(m, 0), int(x.shape[1]))
+    mods = [set(sp.features) for sp in splits.values()]
+    if any(s != mods[0] for s in mods):
+        raise DataError(f"{source}: splits carry different modalities: {[sorted(s) for s in mods]}")
+    order = {m: i for i, m in enumerate(MODALITIES)}
+    dims = dict(sorted(dims.items(), key=lambda kv: order.get(kv[0], 99)))
+    seq = dict(sorted(seq.items(), key=lambda kv: order.get(kv[0], 99)))
+    return DatasetInfo(
+        name=name,
+        dims=dims,
+        seq_lens=seq,
+        label_kind=label_kind,
+        score_range=score_range,
+        class_names=class_names,
+        source=source,
+        notes=notes,
+    )
+
+
+def _atomic_write_bytes(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_dataset(ds: MSADataset, path: str | os.PathLike) -> Path:
+    """Write ``ds`` as ``PATH.npz`` + ``PATH.json`` atomically (no pickle anywhere).
+
+    Returns:
+        The path of the ``.npz`` file.
+    """
+    p = Path(path)
+    if p.suffix != ".npz":
+        p = p.with_suffix(".npz")
+    arrays: dict[str, np.ndarray] = {}
+    meta_splits: dict[str, dict] = {}
+    for sname, sp in ds.splits.items():
+        for m, x in sp.features.items():
+            arrays[f"{sname}/{m}"] = np.ascontiguousarray(x, dtype=np.float32)
+            arrays[f"{sname}/{m}_lengths"] = np.asarray(sp.lengths[m], dtype=np.int64)
+        arrays[f"{sname}/labels"] = np.asarray(sp.labels)
+        arrays[f"{sname}/ids"] = np.asarray(sp.ids).astype(str)
+        for k, v in sp.extras.items():
+            arrays[f"{sname}/extra/{k}"] = np.asarray(v)
+        meta_splits[sname] = {"n": len(sp), "modalities": list(sp.modalities),
+                              "extras": sorted(sp.extras)}
+    meta = {
+        "format": "robustmsa-dataset",
+        "format_version": FORMAT_VERSION,
+        "info": ds.info.to_dict(),
+        "splits": meta_splits,
+    }
+    _atomic_write_bytes(p, lambda fh: np.savez_compressed(fh, **arrays))
+    _atomic_write_bytes(
+        p.with_suffix(".json"), lambda fh: fh.write(json.dumps(meta, indent=2).encode())
+    )
+    return p
+
+
+def load_dataset(path: str | os.PathLike) -> MSADataset:
+    """Read a dataset written by `save_dataset` (``.npz`` + ``.json``), validating it."""
+    p = Path(path)
+    if p.suffix == ".json":
+        p = p.with_suffix(".npz")
+    meta_path = p.with_suffix(".json")
+    if not p.exists():
+        raise DataError(f"{p}: file not found")
+    if not meta_path.exists():
+        raise DataError(f"{p}: metadata sidecar {meta_path.name} not found")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise DataError(f"{meta_path}: not valid JSON ({e})") from None
+    if meta.get("format") != "robustmsa-dataset":
+        raise DataError(f"{meta_path}: field 'format' is not 'robustmsa-dataset'")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise DataError(
+            f"{meta_path}: format_version {meta.get('format_version')} is not supported "
+            f"(this robustmsa reads {FORMAT_VERSION})"
+        )
+    try:
+        npz = np.load(p, allow_pickle=False)
+        arrays = {k: npz[k] for k in npz.files}
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+        raise DataError(f"{p}: not a readable .npz archive ({e})") from None
+    splits: dict[str, MSASplit] = {}
+    for sname, sm in meta["splits"].items():
+        try:
+            feats = {m: arrays[f"{sname}/{m}"] for m in sm["modalities"]}
+            lens = {m: arrays[f"{sname}/{m}_lengths"] for m in sm["modalities"]}
+            labels = arrays[f"{sname}/labels"]
+            ids = arrays[f"{sname}/ids"]
+            extras = {k: arrays[f"{sname}/extra/{k}"] for k in sm.get("extras", [])}
+        except KeyError as e:
+            raise DataError(f"{p}: split {sname!r} lacks array {e.args[0]!r}") from None
+        splits[sname] = MSASplit(feats, lens, labels, ids, extras)
+    info = DatasetInfo.from_dict(meta["info"])
+    checked = infer_info(
+        splits, name=info.name, source=str(p), label_kind=info.label_kind,
+        score_range=info.score_range, class_names=info.class_names, notes=info.notes,
+    )
+    return MSADataset(splits=splits, info=checked)

@@ -1,0 +1,314 @@
+"""Every protocol family of the field as a seeded per-sample sampler.
+
+| Sampler | Family | Paper / code it follows |
+|---|---|---|
+| `Complete` | nothing removed | — |
+| `Subset("ta")` | inter-modality fixed subsets (6 incomplete + complete) | MMIN, CorrKD tables |
+| `FrameDrop(p)` | intra-modality frame drop at rate p, per modality or shared | MMSA / TFR-Net `generate_m`, OpenVNA, CorrKD curves |
+| `BlockDrop(p)` | one contiguous span of round(p·len) frames | OpenVNA "block drop" |
+| `SampleModalityRate(eta)` | fraction eta of (sample, modality) entries, >= 1 kept | CPM-Net / GCNet |
+| `ModalityRandomDrop(rates)` | each modality dropped whole with its own probability, >= 1 kept | MMSA/LNLN "modality missing" ablations |
+| `LNLNTrain()` | per-sample, per-modality frame rate ~ U(0,1); half the samples complete | LNLN training |
+| `MRM()` | random available subset + random intra-modality ratio | CorrKD's Modality Random Missing |
+
+All samplers draw from the generator they are handed (see `missing.masks.draw_mask`), never
+from global state; ``key`` identifies the condition in the seed.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+from robustmsa.types import LONG_TO_SHORT, MODALITIES, SHORT_NAMES
+
+Row = tuple[dict[str, bool], dict[str, np.ndarray]]
+
+
+def subset_name(mods: tuple[str, ...] | frozenset[str]) -> str:
+    """``("text", "audio") -> "ta"`` (letters in canonical order)."""
+    return "".join(LONG_TO_SHORT[m] for m in MODALITIES if m in mods)
+
+
+def parse_subset(name: str) -> tuple[str, ...]:
+    """``"ta" -> ("text", "audio")``; accepts letters in any order, or comma-separated names."""
+    parts = name.split(",") if "," in name else list(name)
+    if not name or (len(parts) == 1 and parts[0] in MODALITIES):
+        parts = [name] if name in MODALITIES else parts
+    out = set()
+    for p in parts:
+        p = p.strip()
+        m = SHORT_NAMES.get(p, p)
+        if m not in MODALITIES:
+            raise ValueError(
+                f"unknown modality {p!r} in subset {name!r}; use letters t, a, v or names "
+                f"{', '.join(MODALITIES)}"
+            )
+        out.add(m)
+    return tuple(m for m in MODALITIES if m in out)
+
+
+def all_subsets(modalities: tuple[str, ...] = MODALITIES) -> list[tuple[str, ...]]:
+    """Every non-empty subset (2^M - 1), smallest first, canonical order inside."""
+    subs = []
+    for k in range(1, len(modalities) + 1):
+        subs.extend(itertools.combinations(modalities, k))
+    return subs
+
+
+def _valid(length: int, t: int) -> np.ndarray:
+    return np.arange(t) < length
+
+
+def _drop_frames(
+    rng: np.random.Generator, length: int, t: int, rate: float, exact: bool
+) -> np.ndarray:
+    """Keep-mask of length ``t``: drop valid frames at ``rate`` (padding is never 'dropped')."""
+    keep = np.ones(t, dtype=bool)
+    if rate <= 0 or length <= 0:
+        return keep
+    if exact:
+        k = int(np.floor(rate * length + 1e-9))
+        drop = rng.choice(length, size=k, replace=False)
+        keep[drop] = False
+    else:
+        u = rng.random(length)
+        keep[:length] = u >= rate
+    return keep
+
+
+def _check_rate(name: str, r: float) -> float:
+    r = float(r)
+    if not 0.0 <= r <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1]; got {r}")
+    return r
+
+
+@dataclass(frozen=True)
+class Complete:
+    """No modality or frame removed."""
+
+    @property
+    def key(self) -> str:
+        return "complete"
+
+    def draw_row(self, rng, lengths, seq_lens) -> Row:
+        return ({m: True for m in seq_lens}, {m: np.ones(seq_lens[m], bool) for m in seq_lens})
+
+
+@dataclass(frozen=True)
+class Subset:
+    """Only the modalities in ``available`` are present (letters ``"ta"`` or names)."""
+
+    available: str
+
+    @property
+    def key(self) -> str:
+        return f"subset:{subset_name(parse_subset(self.available))}"
+
+    def draw_row(self, rng, lengths, seq_lens) -> Row:
+        av = set(parse_subset(self.available))
+        return ({m: m in av for m in seq_lens}, {m: np.ones(seq_lens[m], bool) for m in seq_lens})
+
+
+@dataclass(frozen=True)
+class FrameDrop:
+    """Intra-modality drop: every valid frame is removed with probability ``rate``.
+
+    Args:
+        rate: default drop rate for every modality.
+        overrides: per-modality rates, e.g. ``(("text", 0.0),)`` to spare text.
+        shared: one set of dropped positions for all modalities (aligned data, equal T);
+            OpenVNA's "temporal drop".
+        exact: drop exactly floor(rate * length) frames instead of Bernoulli(rate) each.
+    """
+
+    rate: float
+    overrides: tuple[tuple[str, float], ...] = ()
+    shared: bool = False
+    exact: bool = False
+
+    def __post_init__(self) -> None:
+        _check_rate("rate", self.rate)
+        for m, r in self.overrides:
+            if m not in MODALITIES:
+                raise ValueError(f"unknown modality {m!r} in overrides")
+            _check_rate(f"rate for {m}", r)
+
+    @property
+    def key(self) -> str:
+        ov = ",".join(f"{m}={r:g}" for m, r in self.overrides)
+        return f"frame:{self.rate:g}|{ov}|{'shared' if self.shared else 'indep'}|{int(self.exact)}"
+
+    def rate_of(self, m: str) -> float:
+        return dict(self.overrides).get(m, self.rate)
+
+    def draw_row(self, rng, lengths, seq_lens) -> Row:
+        keep: dict[str, np.ndarray] = {}
+        if self.shared:
+            ts = set(seq_lens.values())
+            if len(ts) != 1:
+                raise ValueError(f"shared frame drop needs equal sequence lengths; got {seq_lens}")
+            t = ts.pop()
+            u = rng.random(t)
+            for m in seq_lens:
+                keep[m] = (u >= self.rate_of(m)) | ~_valid(lengths[m], t)
+        else:
+            for m in seq_lens:
+                keep[m] = _drop_frames(rng, lengths[m], seq_lens[m], self.rate_of(m), self.exact)
+        return ({m: True for m in seq_lens}, keep)
+
+
+@dataclass(frozen=True)
+class BlockDrop:
+    """One contiguous span of round(rate * length) frames removed per modality (OpenVNA)."""
+
+    rate: float
+
+    def __post_init__(self) -> None:
+        _check_rate("rate", self.rate)
+
+    @property
+    def key(self) -> str:
+        return f"block:{self.rate:g}"
+
+    def draw_row(self, rng, lengths, seq_lens) -> Row:
+        keep = {}
+        for m, t in seq_lens.items():
+            k = np.ones(t, bool)
+            n = int(round(self.rate * lengths[m]))
+            if n > 0:
+                start = int(rng.integers(0, lengths[m] - n + 1))
+                k[start : start + n] = False
+            keep[m] = k
+        return ({m: True for m in seq_lens}, keep)
+
+
+@dataclass(frozen=True)
+class SampleModalityRate:
+    """CPM-Net / GCNet: a fraction ``eta`` of (sample, modality) entries is missing.
+
+    Each sample loses k modalities, with k = floor(eta*M) or that + 1 so that E[k] = eta*M
+    exactly, chosen uniformly; at least one modality is always kept (eta <= (M-1)/M).
+    """
+
+    eta: float
+
+    @property
+    def key(self) -> str:
+        return f"eta:{self.eta:g}"
+
+    def draw_row(self, rng, lengths, seq_lens) -> Row:
+        mods = list(seq_lens)
+        m_count = len(mods)
+        if not 0 <= self.eta <= (m_count - 1) / m_count + 1e-9:
+            raise ValueError(f"eta must be in [0, {(m_count - 1) / m_count:.3f}]; got {self.eta}")
+        base = int(np.floor(self.eta * m_count + 1e-9))
+        frac = self.eta * m_count - base
+        k = base + int(rng.random() < frac)
+        k = min(k, m_count - 1)
+        drop = set(rng.choice(m_count, size=k, replace=False).tolist()) if k else set()
+        pres = {m: i not in drop for i, m in enumerate(mods)}
+        return (pres, {m: np.ones(seq_lens[m], bool) for m in mods})
+
+
+@dataclass(frozen=True)
+class ModalityRandomDrop:
+    """Each modality is removed whole with its own probability; at least one is kept."""
+
+    rates: tuple[tuple[str, float], ...]
+
+    @property
+    def key(self) -> str:
+        return "mdrop:" + ",".join(f"{m}={r:g}" for m, r in self.rates)
+
+    def draw_row(self, rng, lengths, seq_lens) -> Row:
+        mods = list(seq_lens)
+        rates = dict(self.rates)
+        pres = {m: bool(rng.random() >= rates.get(m, 0.0)) for m in mods}
+        if not any(pres.values()):
+            pres[mods[int(rng.integers(len(mods)))]] = True
+        return (pres, {m: np.ones(seq_lens[m], bool) for m in mods})
+
+
+@dataclass(frozen=True)
+class LNLNTrain:
+    """LNLN's training corruption: per-sample per-modality frame rate ~ U(0, max_rate); a
+    random half of the samples stays complete (drawn per sample, not per dataset)."""
+
+    max_rate: float = 1.0
+
+    @property
+    def key(self) -> str:
+        return f"lnln:{self.max_rate:g}"
+
+    def draw_row(self, rng, lengths, seq_lens) -> Row:
+        clean = rng.random() < 0.5
+        keep = {}
+        for m, t in seq_lens.items():
+            r = 0.0 if clean else float(rng.random()) * self.max_rate
+            keep[m] = _drop_frames(rng, lengths[m], t, r, exact=False)
+        return ({m: True for m in seq_lens}, keep)
+
+
+@dataclass(frozen=True)
+class MRM:
+    """CorrKD's Modality Random Missing (training only).
+
+    Per sample: draw the available subset uniformly from the 2^M - 1 non-empty subsets (the
+    complete set included, as in the spec's suggestion), then for every available modality
+    draw an intra-modality ratio r uniformly from ``ratios`` and zero floor(r * length)
+    randomly chosen valid frames.
+
+    Args:
+        ratios: the grid of intra-modality ratios (spec: 0.0, 0.1, ..., 0.9).
+        subset_probs: optional weights per subset name (e.g. ``(("tav", 2.0),)``); others 1.
+        shared_frames: drop the same positions in every modality (aligned data).
+    """
+
+    ratios: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(10))
+    subset_probs: tuple[tuple[str, float], ...] = ()
+    shared_frames: bool = False
+
+    @property
+    def key(self) -> str:
+        sp = ",".join(f"{k}={w:g}" for k, w in self.subset_probs)
+        return f"mrm:{','.join(f'{r:g}' for r in self.ratios)}|{sp}|{int(self.shared_frames)}"
+
+    def draw_row(self, rng, lengths, seq_lens) -> Row:
+        mods = tuple(seq_lens)
+        subs = all_subsets(mods)
+        w = dict(self.subset_probs)
+        p = np.array([w.get(subset_name(s), 1.0) for s in subs], dtype=np.float64)
+        sub = subs[int(rng.choice(len(subs), p=p / p.sum()))]
+        keep = {}
+        if self.shared_frames:
+            r = float(rng.choice(self.ratios))
+            t = max(seq_lens.values())
+            u = rng.random(t)
+            for m in mods:
+                keep[m] = (u[: seq_lens[m]] >= r) | ~_valid(lengths[m], seq_lens[m])
+        else:
+            for m in mods:
+                r = float(rng.choice(self.ratios))
+                keep[m] = _drop_frames(rng, lengths[m], seq_lens[m], r, exact=True)
+        return ({m: m in sub for m in mods}, keep)
+
+
+@dataclass(frozen=True)
+class TextSubstitute:
+    """DFSD/SDUMC protocol: text is missing and replaced by its substitute stream.
+
+    As a mask it removes text; methods that own a substitute (``extras["text_sim"]``) use it.
+    """
+
+    @property
+    def key(self) -> str:
+        return "text_substitute"
+
+    def draw_row(self, rng, lengths, seq_lens) -> Row:
+        return ({m: m != "text" for m in seq_lens}, {m: np.ones(seq_lens[m], bool) for m in seq_lens})
+
+
