@@ -1,0 +1,52 @@
+"""Command-line interface: ``robustmsa <command> ...``.
+
+Each subcommand lives in `robustmsa.commands.<name>` with ``add_parser(subparsers)`` that
+registers it and sets ``func`` — a thin call into the public API. Errors caused by user input
+(`RobustMSAError`) are printed as one line naming the file/field, with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from robustmsa import __version__
+from robustmsa.errors import RobustMSAError
+
+COMMAND_MODULES: tuple[str, ...] = (
+    "data", "score", "train", "evaluate", "predict", "benchmark", "extract", "list_cmd",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="robustmsa",
+        description="Multimodal sentiment analysis robust to missing modalities.",
+    )
+    parser.add_argument("--version", action="version", version=f"robustmsa {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"robustmsa.commands.{name}").add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        rc = args.func(args)
+    except RobustMSAError as e:
+        print(f"robustmsa {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return int(rc or 0)
