@@ -1,4 +1,4 @@
-"""`robustmsa evaluate` (stub: filled in by its issue)."""
+"""``robustmsa evaluate``: checkpoints x protocols x mask seeds -> results.json + report.md."""
 
 from __future__ import annotations
 
@@ -6,5 +6,34 @@ import argparse
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("evaluate", help="(not implemented yet)")
-    p.set_defaults(func=lambda args: (_ for _ in ()).throw(SystemExit("not implemented yet")))
+    p = sub.add_parser(
+        "evaluate", help="evaluate checkpoints under missing-modality protocols",
+        description="Evaluate one or more checkpoints on identical, seeded masks. Protocols: "
+        "subsets (complete + 6 incomplete subsets + Avg.), frame_drop (p=0.0..1.0), eta, block, "
+        "lnln, text_substitute. Extra single conditions with --condition (e.g. frame:0.3, eta:0.5).",
+    )
+    p.add_argument("--checkpoint", "-c", action="append", required=True, help="best.pt (repeatable)")
+    p.add_argument("--data", default="", help="dataset (default: the one in the checkpoint config)")
+    p.add_argument("--split", default="test", choices=["train", "valid", "test"])
+    p.add_argument("--protocol", action="append", default=[], help="protocol name (repeatable)")
+    p.add_argument("--condition", action="append", default=[], help="extra condition (repeatable)")
+    p.add_argument("--mask-seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--out", default="runs/evaluation", help="output directory")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from robustmsa.data import load_data
+    from robustmsa.engine.checkpoint import load_checkpoint
+    from robustmsa.evaluation.api import evaluate
+    from robustmsa.evaluation.report import write_report
+
+    ck = load_checkpoint(args.checkpoint[0])
+    data_cfg = ck["config"]["data"]
+    data = load_data(args.data or data_cfg["source"], seed=int(data_cfg.get("seed", 0)))
+    protocols = args.protocol or (["subsets", "frame_drop"] if not args.condition else [])
+    records, _ = evaluate(args.checkpoint, data, protocols=protocols, conditions=args.condition,
+                          mask_seeds=args.mask_seeds, split=args.split)
+    report = write_report(records, args.out, title=f"Evaluation on {data.info.name} [{args.split}]")
+    print(f"wrote {report} and {report.parent / 'results.json'}")
+    return 0

@@ -1,10 +1,46 @@
-"""`robustmsa predict` (stub: filled in by its issue)."""
+"""``robustmsa predict``: predictions from a checkpoint, on a dataset split or a raw clip."""
 
 from __future__ import annotations
 
 import argparse
+import json
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("predict", help="(not implemented yet)")
-    p.set_defaults(func=lambda args: (_ for _ in ()).throw(SystemExit("not implemented yet")))
+    p = sub.add_parser(
+        "predict", help="predict with a trained checkpoint",
+        description="Either --data FILE --split test [--condition ta --mask-seed 7] --out preds.npz "
+        "(same masks as `evaluate` for the same seed and condition), or a raw clip: "
+        "--video clip.mp4 | --audio clip.wav [--transcript TEXT|FILE] [--json].",
+    )
+    p.add_argument("--checkpoint", "-c", required=True)
+    p.add_argument("--data", help="dataset path or name")
+    p.add_argument("--split", default="test", choices=["train", "valid", "test"])
+    p.add_argument("--condition", default="complete", help="missing-modality condition")
+    p.add_argument("--mask-seed", type=int, default=0)
+    p.add_argument("--out", help="output .npz with pred, label, id")
+    p.add_argument("--video", help="raw video file (mp4, ...)")
+    p.add_argument("--audio", help="raw audio file (wav, ...)")
+    p.add_argument("--transcript", help="transcript text, or a path to a text file")
+    p.add_argument("--json", action="store_true", help="print JSON (raw-clip mode)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from robustmsa.errors import ConfigError
+
+    if args.video or args.audio:
+        from robustmsa.media.predict import format_prediction, predict_media
+
+        res = predict_media(args.checkpoint, video=args.video, audio=args.audio,
+                            transcript=args.transcript)
+        print(json.dumps(res, indent=2) if args.json else format_prediction(res))
+        return 0
+    if not args.data or not args.out:
+        raise ConfigError("give --data and --out (dataset mode) or --video/--audio (raw clip)")
+    from robustmsa.evaluation.predictions import predict_to_file
+
+    path, n = predict_to_file(args.checkpoint, args.data, split=args.split,
+                              condition=args.condition, mask_seed=args.mask_seed, out=args.out)
+    print(f"wrote {n} predictions to {path}")
+    return 0

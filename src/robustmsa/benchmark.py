@@ -1,0 +1,158 @@
+"""``robustmsa benchmark``: train several methods over several seeds, evaluate all of them on
+identical masks, and write one comparison report.
+
+For every seed the ``teacher`` run is trained first; frozen-teacher methods of that seed are
+distilled from it. A finished run (its ``summary.json`` exists with the same config) is reused,
+so an interrupted benchmark continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from robustmsa.config import (
+    ExperimentConfig,
+    dataclass_from_dict,
+    deep_merge,
+    parse_overrides,
+    read_yaml,
+    to_dict,
+)
+from robustmsa.data.schema import MSADataset
+from robustmsa.engine.builder import method_class
+from robustmsa.engine.trainer import Trainer
+from robustmsa.errors import ConfigError
+from robustmsa.evaluation.api import evaluate_method
+from robustmsa.evaluation.evaluator import MaskCache
+from robustmsa.evaluation.report import write_report
+from robustmsa.inference import load_method
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class RunSpec:
+    """One row of the comparison.
+
+    Attributes:
+        name: label in the report (e.g. ``corrkd_wo_scd``).
+        method: registry key.
+        method_config: the method's Config overrides.
+        overrides: further overrides of the experiment config (e.g. ``{train: {epochs: 5}}``).
+    """
+
+    name: str
+    method: str
+    method_config: dict[str, Any] = field(default_factory=dict)
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class BenchmarkConfig:
+    """Attributes:
+    base: experiment settings shared by every run (data, task, model, train).
+    runs: the methods to compare; the ``teacher`` run is required by frozen-teacher methods.
+    seeds: training seeds. mask_seeds: evaluation mask seeds.
+    protocols: evaluation protocols (``subsets``, ``frame_drop``, ``eta``, ...).
+    conditions: extra single conditions to evaluate.
+    out_dir: where runs and the report go.
+    title: report title.
+    """
+
+    base: dict[str, Any] = field(default_factory=dict)
+    runs: list[RunSpec] = field(default_factory=list)
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    mask_seeds: list[int] = field(default_factory=lambda: [0])
+    protocols: list[str] = field(default_factory=lambda: ["subsets", "frame_drop"])
+    conditions: list[str] = field(default_factory=list)
+    out_dir: str = "runs/benchmark"
+    title: str = "robustmsa benchmark"
+
+
+def load_benchmark_config(path: str | Path, overrides: list[str] | None = None) -> BenchmarkConfig:
+    raw = deep_merge(read_yaml(path), parse_overrides(overrides or []))
+    cfg = dataclass_from_dict(BenchmarkConfig, raw, str(path))
+    names = [r.name for r in cfg.runs]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{path}: run names must be unique; got {names}")
+    for r in cfg.runs:
+        method_class(r.method)
+    return cfg
+
+
+def _experiment(bc: BenchmarkConfig, run: RunSpec, seed: int, teacher: str) -> ExperimentConfig:
+    raw = deep_merge(bc.base, run.overrides)
+    raw = deep_merge(raw, {"method": run.method, "method_config": run.method_config,
+                           "seed": seed, "name": run.name})
+    if method_class(run.method).teacher_mode == "frozen":
+        raw["teacher"] = teacher
+    return dataclass_from_dict(ExperimentConfig, raw, f"runs[{run.name}]")
+
+
+def run_benchmark(bc: BenchmarkConfig, data: MSADataset | None = None) -> Path:
+    """Train + evaluate every run for every seed; returns the report path."""
+    from robustmsa.data import load_data
+
+    out = Path(bc.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "benchmark.yaml").write_text(yaml.safe_dump(to_dict(bc), sort_keys=False))
+    base = dataclass_from_dict(ExperimentConfig, bc.base, "base")
+    data = data or load_data(base.data.source, seed=base.data.seed)
+    order = sorted(bc.runs, key=lambda r: method_class(r.method).teacher_mode == "frozen")
+    needs_teacher = any(method_class(r.method).teacher_mode == "frozen" for r in bc.runs)
+    teacher_run = next((r for r in bc.runs if r.method == "teacher"), None)
+    if needs_teacher and teacher_run is None:
+        raise ConfigError("frozen-teacher methods need a run with method: teacher")
+    records, costs = [], []
+    cache = MaskCache()
+    for seed in bc.seeds:
+        teacher_ckpt = str(out / f"{teacher_run.name}/seed{seed}/best.pt") if teacher_run else ""
+        for run in order:
+            cfg = _experiment(bc, run, seed, teacher_ckpt)
+            run_dir = out / run.name / f"seed{seed}"
+            summary = run_dir / "summary.json"
+            done = summary.exists() and (run_dir / "config.yaml").exists() and \
+                yaml.safe_load((run_dir / "config.yaml").read_text()) == to_dict(cfg)
+            t0 = time.perf_counter()
+            if not done:
+                logger.info("training %s seed %d", run.name, seed)
+                Trainer(cfg, data, run_dir).fit()
+            res = json.loads(summary.read_text())
+            method, _ = load_method(run_dir / "best.pt")
+            recs, eval_s = evaluate_method(
+                method, data, protocols=bc.protocols, conditions=bc.conditions,
+                mask_seeds=bc.mask_seeds, label={"method": run.name, "seed": seed}, cache=cache)
+            records += recs
+            costs.append({"method": run.name, "seed": seed, "params_total": res["num_parameters"],
+                          "params_deployed": res["num_deployable_parameters"],
+                          "epochs": res["epochs_run"], "best_epoch": res["best_epoch"],
+                          "s_per_epoch": res["seconds_per_epoch"], "eval_s": eval_s,
+                          "wall_s": time.perf_counter() - t0})
+    costs_avg = _average_costs(costs)
+    (out / "costs.json").write_text(json.dumps(costs, indent=1))
+    return write_report(records, out, title=bc.title, costs=costs_avg,
+                        preamble=f"Config: `{out / 'benchmark.yaml'}`. Seeds: {bc.seeds}.")
+
+
+def _average_costs(costs: list[dict]) -> list[dict]:
+    by: dict[str, list[dict]] = {}
+    for c in costs:
+        by.setdefault(c["method"], []).append(c)
+    out = []
+    for m, cs in by.items():
+        out.append({
+            "method": m,
+            "params (deployed)": cs[0]["params_deployed"],
+            "params (training)": cs[0]["params_total"],
+            "s / epoch": sum(c["s_per_epoch"] for c in cs) / len(cs),
+            "epochs run": sum(c["epochs"] for c in cs) / len(cs),
+            "eval sweep s": sum(c["eval_s"] for c in cs) / len(cs),
+        })
+    return out

@@ -1,0 +1,220 @@
+"""Experiment configuration: nested dataclasses, YAML overrides and ``key.sub=value`` dotlists.
+
+YAML files hold overrides of the documented dataclass defaults only. Unknown keys are errors
+that name the offending field. The resolved config is written into every run directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from robustmsa.errors import ConfigError
+from robustmsa.nn.backbone import BackboneConfig
+
+
+@dataclass
+class DataConfig:
+    """Attributes:
+    source: dataset path or built-in name (``synthetic:small``, ``synthetic:mosi``,
+        ``mosi_bclstm``, a ``.npz``/``.pkl`` file or a dataset folder).
+    seed: seed of data generation / validation carving where the source needs one.
+    """
+
+    source: str = "synthetic:small"
+    seed: int = 0
+
+
+@dataclass
+class TaskConfig:
+    """Attributes: kind: polarity2 | sentiment3 | sentiment7 | regression | native."""
+
+    kind: str = "polarity2"
+
+
+@dataclass
+class TrainConfig:
+    """Attributes:
+    epochs: maximum epochs (CorrKD/HRLF MOSI: 50).
+    batch_size: mini-batch size (HRLF MOSI: 128).
+    lr: Adam learning rate (HRLF MOSI: 1e-3).
+    weight_decay: Adam weight decay (unknown in the paper; 0).
+    grad_clip: max gradient norm (MulT default 0.8-1.0); 0 disables.
+    patience: early-stopping patience in epochs on the validation selection score.
+    select_metric: validation metric used for model selection (higher is better, except MAE).
+    select_conditions: conditions averaged for selection; empty = the method's default
+        (teacher: complete; students: complete + the 6 incomplete subsets).
+    missing: training missingness condition for student methods; empty = method default
+        (``mrm`` for the KD students).
+    valid_mask_seed: mask seed of the validation conditions (fixed: selection is reproducible).
+    progress: show a progress bar.
+    log_every: write a step record to metrics.jsonl every N steps.
+    device: "cpu", "cuda", "cuda:N" or "auto" (CUDA when available).
+    """
+
+    epochs: int = 50
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    patience: int = 10
+    select_metric: str = "F1"
+    select_conditions: list[str] = field(default_factory=list)
+    missing: str = ""
+    valid_mask_seed: int = 0
+    progress: bool = True
+    log_every: int = 1
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"train.{name} must be >= 1; got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise ConfigError(f"train.lr must be > 0; got {self.lr}")
+
+
+@dataclass
+class ExperimentConfig:
+    """A whole training run: data, task, model, training, method and seed.
+
+    Attributes:
+        method: registry key of the method (``robustmsa list methods``).
+        method_config: overrides of the method's own Config dataclass.
+        teacher: path of a trained ``teacher`` checkpoint (frozen-teacher methods).
+        seed: training seed (initialisation, shuffling, dropout, training masks).
+        name: run label used in reports (defaults to the method name).
+    """
+
+    method: str = "teacher"
+    method_config: dict[str, Any] = field(default_factory=dict)
+    data: DataConfig = field(default_factory=DataConfig)
+    task: TaskConfig = field(default_factory=TaskConfig)
+    model: BackboneConfig = field(default_factory=BackboneConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    teacher: str = ""
+    seed: int = 0
+    name: str = ""
+
+
+def _coerce(tp: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errs = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _coerce(a, value, where)
+            except ConfigError as e:
+                errs.append(str(e))
+        raise ConfigError(f"{where}: {value!r} does not fit {tp}")
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return dataclass_from_dict(tp, value, where)
+    if origin in (list, tuple):
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        (inner, *_) = typing.get_args(tp) or (Any,)
+        return origin(_coerce(inner, v, f"{where}[{i}]") for i, v in enumerate(value))
+    if origin is dict or tp is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return dict(value)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where}: expected true/false, got {value!r}")
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    return value
+
+
+def dataclass_from_dict(cls: type, values: dict[str, Any], where: str = "config") -> Any:
+    """Build dataclass ``cls`` from ``values``; unknown keys and wrong types raise ConfigError."""
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(values) - names
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(sorted(unknown))}; valid: {', '.join(sorted(names))}"
+        )
+    kwargs = {k: _coerce(hints[k], v, f"{where}.{k}") for k, v in values.items()}
+    try:
+        return cls(**kwargs)
+    except (ValueError, TypeError) as e:
+        raise ConfigError(f"{where}: {e}") from None
+
+
+def to_dict(obj: Any) -> Any:
+    """Dataclass (nested) -> plain dict for YAML/JSON/checkpoints."""
+    return dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else obj
+
+
+def _set_dotted(d: dict, dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    for k in keys[:-1]:
+        d = d.setdefault(k, {})
+        if not isinstance(d, dict):
+            raise ConfigError(f"override {dotted!r}: {k!r} is not a section")
+    d[keys[-1]] = value
+
+
+def deep_merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def parse_overrides(overrides: list[str]) -> dict:
+    """``["train.epochs=3", "method_config.margin=2"]`` -> nested dict (YAML-typed values)."""
+    out: dict = {}
+    for o in overrides:
+        if "=" not in o:
+            raise ConfigError(f"override {o!r} must look like key.sub=value")
+        k, v = o.split("=", 1)
+        _set_dotted(out, k.strip(), yaml.safe_load(v) if v != "" else "")
+    return out
+
+
+def read_yaml(path: str | Path) -> dict:
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"{p}: config file not found")
+    try:
+        data = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{p}: invalid YAML ({e})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: the top level must be a mapping")
+    return data
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> ExperimentConfig:
+    """Defaults <- YAML file <- dotlist overrides, validated."""
+    raw = read_yaml(path) if path else {}
+    raw = deep_merge(raw, parse_overrides(overrides or []))
+    return dataclass_from_dict(ExperimentConfig, raw, "config")

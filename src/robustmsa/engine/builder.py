@@ -1,0 +1,60 @@
+"""Turn an `ExperimentConfig` (+ data) into a built method, loading a teacher when needed."""
+
+from __future__ import annotations
+
+from robustmsa.config import ExperimentConfig, dataclass_from_dict, to_dict
+from robustmsa.data.schema import DatasetInfo
+from robustmsa.engine.checkpoint import load_checkpoint
+from robustmsa.errors import CheckpointError, ConfigError
+from robustmsa.methods import METHODS, Method
+from robustmsa.nn.backbone import BackboneConfig, MultimodalNet
+from robustmsa.tasks import Task
+
+
+def method_class(name: str) -> type[Method]:
+    try:
+        return METHODS.get(name)
+    except KeyError as e:
+        raise ConfigError(str(e.args[0])) from None
+
+
+def load_teacher_net(path: str, info: DatasetInfo, task: Task, model: BackboneConfig) -> MultimodalNet:
+    """Load a trained ``teacher`` checkpoint and check it matches the data, task and model."""
+    ck = load_checkpoint(path)
+    if ck["method"] != "teacher":
+        raise CheckpointError(f"{path}: is a {ck['method']!r} checkpoint, not a 'teacher' one")
+    if dict(ck["dataset_info"]["dims"]) != dict(info.dims):
+        raise CheckpointError(
+            f"{path}: teacher was trained on dims {ck['dataset_info']['dims']}, data has {info.dims}"
+        )
+    if ck["task"]["kind"] != task.kind:
+        raise CheckpointError(f"{path}: teacher task {ck['task']['kind']!r} != {task.kind!r}")
+    if ck["config"]["model"] != to_dict(model):
+        raise CheckpointError(
+            f"{path}: teacher architecture {ck['config']['model']} != student {to_dict(model)}"
+        )
+    net = MultimodalNet(info.dims, task.num_outputs, model)
+    net.load_state_dict(ck["student"])
+    return net
+
+
+def build_method(cfg: ExperimentConfig, info: DatasetInfo, *, for_training: bool = True) -> Method:
+    """Build ``cfg.method`` for ``info``; frozen-teacher methods load ``cfg.teacher``."""
+    cls = method_class(cfg.method)
+    try:
+        task = Task.build(cfg.task.kind, info)
+    except ValueError as e:
+        raise ConfigError(f"task.kind: {e}") from None
+    mcfg = dataclass_from_dict(cls.Config, cfg.method_config, "method_config")
+    teacher = None
+    if cls.teacher_mode == "frozen" and for_training:
+        if not cfg.teacher:
+            raise ConfigError(
+                f"method {cfg.method!r} needs a trained teacher: set teacher=PATH/best.pt "
+                "(train the 'teacher' method first)"
+            )
+        teacher = load_teacher_net(cfg.teacher, info, task, cfg.model)
+    try:
+        return cls.build(mcfg, info=info, task=task, model=cfg.model, teacher=teacher)
+    except ValueError as e:
+        raise ConfigError(f"method {cfg.method!r}: {e}") from None

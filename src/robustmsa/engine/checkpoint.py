@@ -1,0 +1,78 @@
+"""Self-describing checkpoints, written atomically and loaded with ``weights_only=True``.
+
+Layout (a plain dict of tensors and primitives):
+
+| key | content |
+|---|---|
+| ``format`` / ``format_version`` | ``"robustmsa-checkpoint"`` / `FORMAT_VERSION` |
+| ``robustmsa_version``, ``torch_version`` | versions that wrote it |
+| ``kind`` | ``"best"`` (deployable) or ``"last"`` (resumable) |
+| ``method`` | registry key |
+| ``config`` | the resolved `ExperimentConfig` as a dict |
+| ``dataset_info``, ``task`` | what the model was built for |
+| ``student`` | deployable weights only |
+| ``method_state`` | training-only state (statistics networks, ...) |
+| ``epoch``, ``best_score``, ``extractor`` | bookkeeping; extractor config of raw-media data |
+| ``resume`` | (last only) full method state, optimizer, RNG states, trainer counters |
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from robustmsa import __version__
+from robustmsa.errors import CheckpointError
+
+FORMAT = "robustmsa-checkpoint"
+FORMAT_VERSION = 1
+
+
+def save_checkpoint(payload: dict[str, Any], path: str | os.PathLike) -> Path:
+    """Write ``payload`` (+ format header) atomically: a crash never leaves a torn file."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    data = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "robustmsa_version": __version__,
+        "torch_version": str(torch.__version__),
+        **payload,
+    }
+    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(data, tmp)
+        os.replace(tmp, p)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return p
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Load a checkpoint with ``weights_only=True`` and check its header."""
+    p = Path(path)
+    if not p.exists():
+        raise CheckpointError(f"{p}: checkpoint not found")
+    try:
+        data = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many types for corrupt / unsafe files
+        raise CheckpointError(
+            f"{p}: not a loadable robustmsa checkpoint ({type(e).__name__}: {str(e)[:200]})"
+        ) from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise CheckpointError(f"{p}: field 'format' is not {FORMAT!r}")
+    if data.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{p}: format_version {data.get('format_version')} is not supported "
+            f"(this robustmsa reads {FORMAT_VERSION})"
+        )
+    for key in ("method", "config", "dataset_info", "task", "student"):
+        if key not in data:
+            raise CheckpointError(f"{p}: missing field {key!r}")
+    return data

@@ -1,0 +1,34 @@
+"""Per-sample predictions of a checkpoint on a dataset split under one seeded condition."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from robustmsa.evaluation.evaluator import MaskCache, predict_split
+from robustmsa.inference import load_method
+
+
+def predict_to_file(checkpoint: str, data: str, *, split: str, condition: str, mask_seed: int,
+                    out: str | os.PathLike) -> tuple[Path, int]:
+    """Write ``pred`` (scores, or class probabilities), ``score``, ``label`` and ``id`` to .npz.
+
+    The masks are exactly those of `robustmsa evaluate` for the same condition and seed.
+    """
+    from robustmsa.data import load_data
+
+    method, ck = load_method(checkpoint)
+    ds = load_data(data, seed=int(ck["config"]["data"].get("seed", 0)))
+    sp = ds[split]
+    mask = None if condition == "complete" else MaskCache().get(sp, split, condition, mask_seed)
+    ps = predict_split(method, sp, mask=mask, condition=condition)
+    p = Path(out)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(p.name + ".tmp.npz")
+    np.savez(tmp, pred=ps.probs if ps.probs is not None else ps.score, score=ps.score,
+             label=ps.labels, id=np.asarray(ps.ids).astype(str),
+             condition=np.asarray(condition), mask_seed=np.asarray(mask_seed))
+    os.replace(tmp, p)
+    return p, len(ps.ids)

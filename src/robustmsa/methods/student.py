@@ -1,0 +1,25 @@
+"""``student``: the backbone trained on MRM-masked input with the task loss only.
+
+The no-distillation baseline of CorrKD (same network, same missingness, no teacher).
+"""
+
+from __future__ import annotations
+
+from robustmsa.methods.base import Method, register_method
+from robustmsa.missing import apply_missing
+from robustmsa.types import Batch, MethodOutput
+
+
+@register_method("student")
+class Student(Method):
+    teacher_mode = "none"
+    train_missing = "mrm"
+
+    def __init__(self, cfg, info, task, model) -> None:
+        super().__init__(cfg, info, task, model)
+        self.student = self.new_backbone()
+
+    def forward(self, batch: Batch) -> MethodOutput:
+        masked = apply_missing(batch, batch.train_mask)
+        task = self.task.loss(self.student(masked).logits, batch.labels)
+        return MethodOutput(loss=task, losses={"task": task})

@@ -1,0 +1,25 @@
+"""``teacher``: the backbone trained on complete input with the task loss only.
+
+It is both a baseline (complete-modality model evaluated under missingness) and the frozen
+teacher of the KD methods (CorrKD spec §3.2 step 1).
+"""
+
+from __future__ import annotations
+
+from robustmsa.methods.base import Method, register_method
+from robustmsa.types import Batch, MethodOutput
+
+
+@register_method("teacher")
+class Teacher(Method):
+    teacher_mode = "none"
+    train_missing = None
+    select_conditions = ("complete",)
+
+    def __init__(self, cfg, info, task, model) -> None:
+        super().__init__(cfg, info, task, model)
+        self.student = self.new_backbone()
+
+    def forward(self, batch: Batch) -> MethodOutput:
+        task = self.task.loss(self.student(batch).logits, batch.labels)
+        return MethodOutput(loss=task, losses={"task": task})

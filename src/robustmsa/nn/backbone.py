@@ -1,0 +1,124 @@
+"""The shared backbone of CorrKD and the KD baselines (teacher and student share it).
+
+Per modality m: Conv1d(d_m -> d, k=3, pad=1) over time + sinusoidal positional encoding ->
+Transformer encoder (padding-masked). The encoded streams are averaged over their valid time
+steps and concatenated along features into the joint representation H in R^{M*d} (the spec's
+default "feature-axis concatenation, then global average"; per-modality averaging makes it
+well defined for unaligned data with different T_m). An MLP head maps H to task outputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from robustmsa.nn.layers import MLP, masked_mean, sinusoidal_positions
+from robustmsa.types import MODALITIES, Batch
+
+
+@dataclass
+class BackboneConfig:
+    """Hyper-parameters of `MultimodalNet` (CorrKD spec §3.1 / §13).
+
+    Attributes:
+        d_model: embedding width d (paper: 40 on all datasets).
+        num_heads: attention heads (HRLF: MOSI 10, MOSEI 8, IEMOCAP 10); must divide d_model.
+        num_layers: Transformer layers per modality (unknown in the paper; spec: 2-4).
+        ffn_dim: feed-forward width inside the Transformer (unknown; default 2*d).
+        dropout: dropout in the Transformer and head (unknown; spec default 0.1).
+        embed_dropout: dropout on the projected input sequence.
+        max_len: longest sequence the positional table covers (grown on demand).
+    """
+
+    d_model: int = 40
+    num_heads: int = 10
+    num_layers: int = 2
+    ffn_dim: int = 80
+    dropout: float = 0.1
+    embed_dropout: float = 0.0
+    max_len: int = 512
+
+    def __post_init__(self) -> None:
+        if self.d_model % self.num_heads:
+            raise ValueError(
+                f"model.num_heads={self.num_heads} must divide model.d_model={self.d_model}"
+            )
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"model.dropout must be in [0, 1); got {self.dropout}")
+
+
+@dataclass
+class NetOutput:
+    """Outputs of `MultimodalNet`.
+
+    Attributes:
+        joint: (B, M*d) joint representation H.
+        unimodal: modality -> (B, d) pooled per-modality representation.
+        sequences: modality -> (B, T_m, d) encoded sequences.
+        logits: (B, C) task outputs (C = 1 for regression).
+    """
+
+    joint: Tensor
+    unimodal: dict[str, Tensor]
+    sequences: dict[str, Tensor]
+    logits: Tensor
+
+
+class ModalityEncoder(nn.Module):
+    """Conv1d(k=3) projection + positional encoding + Transformer encoder for one modality."""
+
+    def __init__(self, in_dim: int, cfg: BackboneConfig) -> None:
+        super().__init__()
+        self.proj = nn.Conv1d(in_dim, cfg.d_model, kernel_size=3, padding=1, bias=False)
+        self.drop = nn.Dropout(cfg.embed_dropout)
+        layer = nn.TransformerEncoderLayer(
+            cfg.d_model, cfg.num_heads, cfg.ffn_dim, cfg.dropout, batch_first=True
+        )
+        self.encoder = nn.TransformerEncoder(layer, cfg.num_layers, enable_nested_tensor=False)
+        self.register_buffer("pe", sinusoidal_positions(cfg.max_len, cfg.d_model), persistent=False)
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        """x: (B, T, D_m), mask: (B, T) valid frames -> (B, T, d)."""
+        t = x.shape[1]
+        if t > self.pe.shape[0]:
+            self.pe = sinusoidal_positions(t, self.pe.shape[1]).to(self.pe.device)
+        h = self.proj(x.transpose(1, 2)).transpose(1, 2)  # (B, D, T) -> (B, d, T) -> (B, T, d)
+        h = self.drop(h + self.pe[:t])
+        # Rows with no valid frame would make attention NaN: let them attend everywhere
+        # (their pooled output is zeroed by the mask anyway).
+        empty = ~mask.any(1, keepdim=True)  # (B, 1)
+        pad = ~(mask | empty)  # (B, T) True = ignore
+        return self.encoder(h, src_key_padding_mask=pad)
+
+
+class MultimodalNet(nn.Module):
+    """Per-modality encoders in a ModuleDict, pooled-and-concatenated fusion, MLP head.
+
+    Args:
+        dims: modality -> input feature width (from `DatasetInfo.dims`).
+        out_dim: number of task outputs (classes, or 1 for regression).
+        cfg: architecture hyper-parameters.
+    """
+
+    def __init__(self, dims: dict[str, int], out_dim: int, cfg: BackboneConfig) -> None:
+        super().__init__()
+        self.modalities = tuple(m for m in MODALITIES if m in dims)
+        self.encoders = nn.ModuleDict({m: ModalityEncoder(dims[m], cfg) for m in self.modalities})
+        self.joint_dim = cfg.d_model * len(self.modalities)
+        self.head = MLP([self.joint_dim, self.joint_dim, out_dim], dropout=cfg.dropout)
+
+    def encode(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor], dict[str, Tensor]]:
+        """Joint representation (B, M*d), pooled unimodal (B, d) and sequences (B, T, d)."""
+        uni, seqs = {}, {}
+        for j, m in enumerate(self.modalities):
+            mask = batch.frame_mask[m] & batch.present[:, j : j + 1]  # (B, T)
+            seqs[m] = self.encoders[m](batch.features[m], mask)
+            uni[m] = masked_mean(seqs[m], mask)
+        joint = torch.cat([uni[m] for m in self.modalities], dim=-1)  # (B, M*d)
+        return joint, uni, seqs
+
+    def forward(self, batch: Batch) -> NetOutput:
+        joint, uni, seqs = self.encode(batch)
+        return NetOutput(joint=joint, unimodal=uni, sequences=seqs, logits=self.head(joint))

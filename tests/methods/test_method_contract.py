@@ -1,0 +1,166 @@
+"""Contract tests run over every registered method (timm / sklearn style).
+
+A newly registered method goes through all of them with no new test code. Each method declares
+``teacher_mode`` and the matching property is checked: frozen teachers get no gradient and do
+not change; online teachers do get gradients; self/none have no separate teacher.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from robustmsa.data.dataset import collate_rows
+from robustmsa.engine.builder import build_method
+from robustmsa.engine.trainer import Trainer
+from robustmsa.methods import METHODS
+from robustmsa.missing import Subset, draw_mask, parse_condition
+from robustmsa.nn.backbone import MultimodalNet
+from robustmsa.tasks import Task
+from tests.conftest import make_tiny_dataset, tiny_config
+
+ALL = METHODS.names()
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_tiny_dataset()
+
+
+@pytest.fixture(scope="module")
+def teacher_ckpt(tmp_path_factory, data):
+    d = tmp_path_factory.mktemp("teacher")
+    Trainer(tiny_config("teacher"), data, d).fit()
+    return str(d / "best.pt")
+
+
+def build(name, data, teacher_ckpt, *extra):
+    cls = METHODS.get(name)
+    cfg = tiny_config(name, *extra, teacher=teacher_ckpt if cls.teacher_mode == "frozen" else "")
+    return build_method(cfg, data.info), cfg
+
+
+def train_batch(method, data, rows=range(12), seed=0):
+    sp = data["train"]
+    b = collate_rows(sp, list(rows))
+    cond = method.train_missing
+    if cond:
+        seq = {m: b.features[m].shape[1] for m in b.modalities}
+        lens = {m: sp.lengths[m][list(rows)] for m in b.modalities}
+        b = replace(b, train_mask=draw_mask(parse_condition(cond), list(b.ids), lens, seq,
+                                            seed=seed, split="train"))
+    return b
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_losses_finite_and_named(name, data, teacher_ckpt):
+    torch.manual_seed(0)
+    m, _ = build(name, data, teacher_ckpt)
+    m.train()
+    out = m(train_batch(m, data))
+    assert torch.isfinite(out.loss), out.losses
+    assert out.losses and all(torch.isfinite(v) for v in out.losses.values())
+    keys = set(out.losses)
+    out2 = m(train_batch(m, data, rows=range(12, 24)))
+    assert set(out2.losses) == keys, "loss keys must be stable across batches"
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_deployable_parameter_gets_gradient(name, data, teacher_ckpt):
+    torch.manual_seed(0)
+    m, _ = build(name, data, teacher_ckpt)
+    m.train()
+    m(train_batch(m, data, rows=range(24))).loss.backward()
+    missing = [n for n, p in m.deployable().named_parameters()
+               if p.requires_grad and (p.grad is None or not torch.isfinite(p.grad).all())]
+    assert not missing, f"deployable parameters without gradient: {missing[:8]}"
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_teacher_mode_property(name, data, teacher_ckpt):
+    torch.manual_seed(0)
+    m, _ = build(name, data, teacher_ckpt)
+    mode = type(m).teacher_mode
+    assert mode in ("none", "frozen", "online", "self")
+    if mode == "frozen":
+        before = {k: v.clone() for k, v in m.teacher.state_dict().items()}
+        opt = torch.optim.Adam([p for _, p in m.trainable_parameters()], lr=1e-2)
+        m.train()
+        m(train_batch(m, data)).loss.backward()
+        assert all(p.grad is None for p in m.teacher.parameters())
+        assert not m.teacher.training, "frozen teacher must stay in eval mode"
+        opt.step()
+        for k, v in m.teacher.state_dict().items():
+            assert torch.equal(v, before[k]), f"teacher tensor {k} changed"
+        dep = m.deployable_state_dict()
+        assert not any(k.startswith("teacher") for k in dep)
+    elif mode == "online":
+        m.train()
+        m(train_batch(m, data)).loss.backward()
+        t_params = [p for n, p in m.named_parameters() if n.startswith("teacher")]
+        assert t_params and any(p.grad is not None for p in t_params)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_deterministic_under_fixed_seed(name, data, teacher_ckpt):
+    outs = []
+    for _ in range(2):
+        with torch.random.fork_rng():
+            torch.manual_seed(123)
+            m, _ = build(name, data, teacher_ckpt)
+            m.train()
+            outs.append({k: float(v.detach()) for k, v in m(train_batch(m, data)).losses.items()})
+    assert outs[0] == outs[1]
+
+
+@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("subset", ["t", "a", "v", "av"])
+def test_predict_with_missing_modalities(name, subset, data, teacher_ckpt):
+    m, _ = build(name, data, teacher_ckpt)
+    m.eval()
+    sp = data["test"]
+    b = collate_rows(sp, list(range(len(sp))))
+    mask = draw_mask(Subset(subset), list(b.ids), sp.lengths,
+                     {k: v.shape[1] for k, v in b.features.items()}, seed=0, split="test")
+    from robustmsa.missing import apply_missing
+
+    pred = m.predict(apply_missing(b, mask))
+    assert pred.score.shape == (len(sp),)
+    assert torch.isfinite(pred.score).all()
+    if pred.probs is not None:
+        assert torch.allclose(pred.probs.sum(-1), torch.ones(len(sp)), atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_train_one_modality_present_and_batch_of_one(name, data, teacher_ckpt):
+    m, _ = build(name, data, teacher_ckpt)
+    m.train()
+    sp = data["train"]
+    b = collate_rows(sp, [3])
+    mask = draw_mask(Subset("a"), list(b.ids), {k: v[[3]] for k, v in sp.lengths.items()},
+                     {k: v.shape[1] for k, v in b.features.items()}, seed=0, split="train")
+    b = replace(b, train_mask=mask)
+    out = m(b)
+    assert torch.isfinite(out.loss), out.losses
+    out.loss.backward()
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_deployable_checkpoint_roundtrip(name, data, teacher_ckpt, tmp_path):
+    from robustmsa.inference import load_method
+
+    cls = METHODS.get(name)
+    cfg = tiny_config(name, "train.epochs=1",
+                      teacher=teacher_ckpt if cls.teacher_mode == "frozen" else "")
+    Trainer(cfg, data, tmp_path).fit()
+    ck = torch.load(tmp_path / "best.pt", weights_only=True)
+    assert not any(k.startswith("teacher.") for k in ck["student"])
+    m, _ = load_method(tmp_path / "best.pt")
+    b = collate_rows(data["test"], list(range(5)))
+    assert torch.isfinite(m.predict(b).score).all()
+    if cls.teacher_mode == "frozen":
+        teacher_keys = set(MultimodalNet(data.info.dims, Task.build("polarity2", data.info).num_outputs,
+                                         cfg.model).state_dict())
+        assert set(ck["student"]) == teacher_keys
