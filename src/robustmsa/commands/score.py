@@ -1,10 +1,128 @@
-"""`robustmsa score` (stub: filled in by its issue)."""
+"""`robustmsa score FILE.npz --convention mosi`: metrics of saved predictions as one JSON line.
+
+The file is read with ``np.load(allow_pickle=False)``; arrays ``pred`` and ``truth`` (renamable
+with ``--pred-key``/``--truth-key``) go through `robustmsa.metrics.score`. The output is one JSON
+object: ``"convention"`` plus the convention's metric names (MMSA's names for mosi / mosei /
+sims / mmsa_classification), unrounded unless ``--decimals`` is given; undefined values
+(e.g. Corr of a constant prediction) are ``null``. Any problem with the file raises
+`DataError` naming the file and key (exit status 2).
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from robustmsa.errors import ConfigError, DataError
+from robustmsa.metrics import CONVENTIONS, MetricInputError, score
+
+_EPILOG = """conventions:
+  mosi, mosei          Has0/Non0 acc-2 and F1, Mult_acc_5/7, MAE, Corr (MMSA names)
+  sims                 Mult_acc_2/3/5, F1_score, MAE, Corr on values clipped to [-1, 1]
+  mmsa_classification  MMSA 3-class logits mode: Has0/Non0 acc-2 and F1, Acc_3, F1_score_3
+  classification       Acc, F1_weighted, F1_macro, F1_<class> (pred: labels or (N, C) scores)
+  iemocap              Acc_<emotion>, F1_<emotion> of binary heads (pred (N, C, 2) or (N, C))
+"""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("score", help="(not implemented yet)")
-    p.set_defaults(func=lambda args: (_ for _ in ()).throw(SystemExit("not implemented yet")))
+    p = sub.add_parser(
+        "score",
+        help="compute metrics (MMSA conventions) from a .npz of predictions and truths",
+        description=(
+            "Compute the metrics of one convention on arrays stored in an .npz file and print "
+            "them as one JSON object (keys: 'convention' + the metric names)."
+        ),
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("file", metavar="FILE.npz", help="npz archive holding the arrays")
+    p.add_argument(
+        "--convention", required=True, choices=sorted(CONVENTIONS), help="metric convention"
+    )
+    p.add_argument("--pred-key", default="pred", help="array name of the predictions (default: pred)")
+    p.add_argument("--truth-key", default="truth", help="array name of the truths (default: truth)")
+    p.add_argument(
+        "--weight-key", default=None, help="array name of per-sample weights (classification only)"
+    )
+    p.add_argument(
+        "--class-names",
+        default=None,
+        help="comma-separated class/emotion names (classification, iemocap), e.g. neg,neu,pos",
+    )
+    p.add_argument(
+        "--decimals", type=int, default=None, help="round values (MMSA rounds to 4); default exact"
+    )
+    p.set_defaults(func=run)
+
+
+def _one_line(msg: object) -> str:
+    return " ".join(str(msg).split())
+
+
+def _load_arrays(path: Path, keys: list[str]) -> dict[str, np.ndarray]:
+    if not path.exists():
+        raise DataError(f"{path}: no such file")
+    if not path.is_file():
+        raise DataError(f"{path}: not a file")
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise DataError(f"{path}: not a readable .npz archive ({_one_line(e)})") from e
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise DataError(f"{path}: not an .npz archive (holds a single array; use np.savez)")
+    with archive:
+        out = {}
+        for key in keys:
+            if key not in archive.files:
+                raise DataError(
+                    f"{path}: key {key!r} not found (keys: {', '.join(archive.files) or 'none'})"
+                )
+            try:
+                out[key] = archive[key]
+            except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+                raise DataError(f"{path}: key {key!r}: unreadable array ({_one_line(e)})") from e
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    convention = args.convention
+    accepted = CONVENTIONS[convention][1]
+    if args.class_names is not None and "class_names" not in accepted:
+        raise ConfigError(f"--class-names: not used by convention {convention!r}")
+    if args.weight_key is not None and "sample_weight" not in accepted:
+        raise ConfigError(f"--weight-key: not used by convention {convention!r}")
+    class_names = None
+    if args.class_names is not None:
+        class_names = [c.strip() for c in args.class_names.split(",")]
+        if any(not c for c in class_names):
+            raise ConfigError(f"--class-names: empty name in {args.class_names!r}")
+
+    keys = {"pred": args.pred_key, "truth": args.truth_key}
+    if args.weight_key is not None:
+        keys["sample_weight"] = args.weight_key
+    arrays = _load_arrays(path, list(dict.fromkeys(keys.values())))
+    try:
+        result = score(
+            arrays[keys["pred"]],
+            arrays[keys["truth"]],
+            convention,
+            class_names=class_names,
+            sample_weight=arrays[keys["sample_weight"]] if "sample_weight" in keys else None,
+        )
+    except MetricInputError as e:
+        msg = _one_line(e)
+        if e.argument == "class_names":
+            raise ConfigError(f"--class-names: {msg.removeprefix('class_names: ')}") from e
+        if e.argument in keys:
+            msg = msg.removeprefix(f"{e.argument}: ")
+            raise DataError(f"{path}: key {keys[e.argument]!r}: {msg}") from e
+        msg = msg.replace("pred and truth", f"{keys['pred']!r} and {keys['truth']!r}")
+        raise DataError(f"{path}: keys {keys['pred']!r}/{keys['truth']!r}: {msg}") from e
+    print(json.dumps(result.to_json_dict(args.decimals), allow_nan=False))
+    return 0

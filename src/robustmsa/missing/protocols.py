@@ -34,9 +34,12 @@ def subset_name(mods: tuple[str, ...] | frozenset[str]) -> str:
 
 def parse_subset(name: str) -> tuple[str, ...]:
     """``"ta" -> ("text", "audio")``; accepts letters in any order, or comma-separated names."""
-    parts = name.split(",") if "," in name else list(name)
-    if not name or (len(parts) == 1 and parts[0] in MODALITIES):
-        parts = [name] if name in MODALITIES else parts
+    if name in MODALITIES:
+        parts = [name]
+    else:
+        parts = name.split(",") if "," in name else list(name)
+    if not parts:
+        raise ValueError("empty modality subset")
     out = set()
     for p in parts:
         p = p.strip()
