@@ -16,7 +16,7 @@ from robustmsa.errors import ConfigError
 from robustmsa.types import MODALITIES
 
 DEFAULT_DIMS: dict[str, int] = {"text": 300, "audio": 5, "vision": 20}
-DEFAULT_INFORMATIVENESS: dict[str, float] = {"text": 1.0, "audio": 0.3, "vision": 0.15}
+DEFAULT_INFORMATIVENESS: dict[str, float] = {"text": 1.0, "audio": 0.12, "vision": 0.08}
 DEFAULT_SPECIFIC_SHARE: dict[str, float] = {"text": 0.15, "audio": 0.08, "vision": 0.06}
 PRESETS: dict[str, dict] = {
     "mosi": dict(n_train=1284, n_valid=229, n_test=686, seq_len=50, dims=DEFAULT_DIMS),
