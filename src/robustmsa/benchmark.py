@@ -98,13 +98,11 @@ def _experiment(bc: BenchmarkConfig, run: RunSpec, seed: int, teacher: str) -> E
 
 def run_benchmark(bc: BenchmarkConfig, data: MSADataset | None = None) -> Path:
     """Train + evaluate every run for every seed; returns the report path."""
-    from robustmsa.data import load_data
-
     out = Path(bc.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "benchmark.yaml").write_text(yaml.safe_dump(to_dict(bc), sort_keys=False))
     base = dataclass_from_dict(ExperimentConfig, bc.base, "base")
-    data = data or load_data(base.data.source, seed=base.data.seed)
+    data = data or base.data.load()
     order = sorted(bc.runs, key=lambda r: method_class(r.method).teacher_mode == "frozen")
     needs_teacher = any(method_class(r.method).teacher_mode == "frozen" for r in bc.runs)
     teacher_run = next((r for r in bc.runs if r.method == "teacher"), None)

@@ -25,10 +25,19 @@ class DataConfig:
     source: dataset path or built-in name (``synthetic:small``, ``synthetic:mosi``,
         ``mosi_bclstm``, a ``.npz``/``.pkl`` file or a dataset folder).
     seed: seed of data generation / validation carving where the source needs one.
+    standardize: standardise every feature with mean / std of the training split's valid
+        frames (stored in checkpoints for inference); missing entries stay exactly zero.
     """
 
     source: str = "synthetic:small"
     seed: int = 0
+    standardize: bool = True
+
+    def load(self):
+        """The dataset this config describes (loaded, then standardised if asked)."""
+        from robustmsa.data.transforms import prepare_data
+
+        return prepare_data(self.source, seed=self.seed, standardize_features=self.standardize)
 
 
 @dataclass

@@ -75,6 +75,9 @@ class Predictor:
                     raise DataError(f"modality {m!r}: expected (T, {d}) features, got {x.shape}")
                 if not np.isfinite(x).all():
                     raise DataError(f"modality {m!r}: features contain NaN or ±inf")
+                norm = self.checkpoint_.get("normalization", {}).get(m)
+                if norm:
+                    x = (x - norm["mean"].numpy()) / norm["std"].numpy()
                 x = x[:t_max]
                 n = x.shape[0]
                 arr = np.zeros((t_max, d), np.float32)

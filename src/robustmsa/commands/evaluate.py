@@ -23,14 +23,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from robustmsa.data import load_data
+    from robustmsa.config import DataConfig, dataclass_from_dict
     from robustmsa.engine.checkpoint import load_checkpoint
     from robustmsa.evaluation.api import evaluate
     from robustmsa.evaluation.report import write_report
 
     ck = load_checkpoint(args.checkpoint[0])
-    data_cfg = ck["config"]["data"]
-    data = load_data(args.data or data_cfg["source"], seed=int(data_cfg.get("seed", 0)))
+    data_cfg = dataclass_from_dict(DataConfig, ck["config"]["data"], "checkpoint data config")
+    if args.data:
+        data_cfg.source = args.data
+    data = data_cfg.load()
     protocols = args.protocol or (["subsets", "frame_drop"] if not args.condition else [])
     records, _ = evaluate(args.checkpoint, data, protocols=protocols, conditions=args.condition,
                           mask_seeds=args.mask_seeds, split=args.split)

@@ -122,6 +122,8 @@ class Trainer:
             "epoch": epoch,
             "best_score": best,
             "extractor": self.extractor or {},
+            "normalization": {m: {"mean": torch.from_numpy(mu), "std": torch.from_numpy(sd)}
+                              for m, (mu, sd) in getattr(self.data, "norm_stats", {}).items()},
         }
 
     def _train_mask(self, sampler, batch, epoch: int):
@@ -246,7 +248,5 @@ def train(cfg: ExperimentConfig, run_dir: str | Path, *, data: MSADataset | None
           resume: bool = False) -> FitResult:
     """Public entry point: load ``cfg.data`` (unless given) and fit ``cfg.method``."""
     if data is None:
-        from robustmsa.data import load_data
-
-        data = load_data(cfg.data.source, seed=cfg.data.seed)
+        data = cfg.data.load()
     return Trainer(cfg, data, run_dir).fit(resume=resume)

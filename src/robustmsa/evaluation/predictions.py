@@ -17,10 +17,12 @@ def predict_to_file(checkpoint: str, data: str, *, split: str, condition: str, m
 
     The masks are exactly those of `robustmsa evaluate` for the same condition and seed.
     """
-    from robustmsa.data import load_data
+    from robustmsa.config import DataConfig, dataclass_from_dict
 
     method, ck = load_method(checkpoint)
-    ds = load_data(data, seed=int(ck["config"]["data"].get("seed", 0)))
+    data_cfg = dataclass_from_dict(DataConfig, ck["config"]["data"], "checkpoint data config")
+    data_cfg.source = data
+    ds = data_cfg.load()
     sp = ds[split]
     mask = None if condition == "complete" else MaskCache().get(sp, split, condition, mask_seed)
     ps = predict_split(method, sp, mask=mask, condition=condition)

@@ -1,0 +1,99 @@
+"""CASD specifics: mixture over present modalities, numerical safety, options, warm-up."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+from tests.conftest import make_tiny_dataset, tiny_config
+
+from robustmsa.data.dataset import collate_rows
+from robustmsa.engine.builder import build_method
+from robustmsa.errors import ConfigError
+from robustmsa.missing import MissingMask
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_tiny_dataset(n=(16, 4, 8))
+
+
+def build(data, *extra):
+    return build_method(tiny_config("casd", *extra), data.info)
+
+
+def with_present(batch, present):
+    """Training batch whose student pass sees only the given (B, M) modality pattern."""
+    mask = MissingMask(present=present,
+                       keep={m: torch.ones_like(v) for m, v in batch.frame_mask.items()},
+                       modalities=batch.modalities)
+    return replace(batch, train_mask=mask)
+
+
+def test_weights_ignore_missing_modalities(data):
+    m = build(data).eval()
+    b = collate_rows(data["test"], list(range(4)))
+    b = replace(b, present=torch.tensor([[1, 0, 1], [1, 1, 1], [0, 1, 0], [0, 0, 0]]).bool())
+    mix = m.net(b)
+    assert mix.weights[0, 1] == 0 and mix.weights[2].tolist() == [0.0, 1.0, 0.0]
+    assert torch.allclose(mix.weights[3], torch.full((3,), 1 / 3))  # fallback: uniform
+    assert torch.allclose(mix.weights.sum(1), torch.ones(4))
+    # a missing modality's features cannot change the prediction
+    noisy = replace(b, features={**b.features, "audio": b.features["audio"] + 3.0})
+    s1, s2 = m.predict(b).score, m.predict(noisy).score
+    assert torch.allclose(s1[[0, 3]], s2[[0, 3]])
+    assert torch.equal(m.predict(b).score, s1)  # deterministic at test time
+
+
+@pytest.mark.parametrize("extra", [(), ("method_config.consistency=kl",),
+                                   ("method_config.confidence=sigma", "task.kind=regression")])
+def test_no_nan_with_degenerate_presence(data, extra):
+    torch.manual_seed(0)
+    m = build(data, *extra)
+    b = collate_rows(data["train"], list(range(4)))
+    present = torch.tensor([[1, 0, 0], [0, 0, 0], [0, 1, 0], [1, 1, 1]]).bool()
+    out = m(with_present(b, present))
+    assert torch.isfinite(out.loss) and all(torch.isfinite(v) for v in out.losses.values())
+    out.loss.backward()
+    grads = [p.grad for p in m.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+    # batch of one with nothing present at all, both passes
+    b1 = collate_rows(data["train"], [5])
+    b1 = replace(b1, present=torch.zeros(1, 3, dtype=torch.bool))
+    out1 = m(with_present(b1, torch.zeros(1, 3, dtype=torch.bool)))
+    assert torch.isfinite(out1.loss)
+    out1.loss.backward()
+    m.eval()
+    assert torch.isfinite(m.predict(b1).score).all()
+    assert torch.isfinite(m.uncertainty(b)).all()
+
+
+def test_df_and_scale_ranges(data):
+    m = build(data, "method_config.df_max=4.0")
+    mix = m.net(collate_rows(data["train"], list(range(8))))
+    assert (mix.df >= 2.1).all() and (mix.df <= 4.0).all()
+    assert (mix.scale >= 1e-4).all()
+    assert (mix.uncertainty >= 0).all()
+
+
+def test_warmup_ramps_the_consistency_weight(data):
+    torch.manual_seed(0)
+    m = build(data, "method_config.warmup_steps=4")
+    b = collate_rows(data["train"], list(range(8)))
+    out = m(with_present(b, torch.tensor([[1, 0, 0]] * 8).bool()))
+    base = out.losses["task_teacher"] + out.losses["task_student"]
+    want = base + 0.25 * (out.losses["logits"] + out.losses["consistency"]) \
+        + 0.1 * out.losses["uncertainty"]
+    assert torch.allclose(out.loss, want)
+    assert int(m.step_) == 1
+    m.eval()
+    m.predict(b)
+    assert int(m.step_) == 1  # evaluation does not advance the warm-up
+
+
+def test_config_errors(data):
+    with pytest.raises(ConfigError, match="confidence"):
+        build(data, "method_config.confidence=nu")
+    with pytest.raises(ConfigError, match="df_max"):
+        build(data, "method_config.df_max=2.0")
