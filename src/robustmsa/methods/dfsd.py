@@ -19,6 +19,8 @@ run script's 0.5/0.5/0/0/0.13/0.5). At inference a sample without text gets the 
 text and the missing flow; a sample with text gets the full flow.
 
 Deviations from the paper / code:
+- The raw (no-softmax) modality and view weights start at 1 (bias init): with the public
+  code's default init the network did not train at all on MOSI-sized data (task loss stuck).
 - No LLM: the text simulator is, by default, a learned frame-level projector from audio frames
   (plus pooled vision) into the text-feature space, trained on the training batches by an MSE
   to the detached real text features (utterance means; also frames when the time axes

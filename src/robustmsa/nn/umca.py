@@ -178,6 +178,11 @@ class UMCANet(nn.Module):
         n_q = len(self.subsets)
         self.view_weight = nn.Sequential(dense([n_q * q, h, q], p), nn.Linear(q, n_q))
         self.head = nn.Linear(q, out_dim)
+        # Start the raw (no-softmax) modality and view weights at 1 = a plain sum. With the
+        # default init they start near 0 and the product of the two stacks is so small that,
+        # on MOSI-sized data, the network does not train at all (task loss stuck at ln C).
+        for layer in (self.mod_weight[-1], self.view_weight[-1]):
+            nn.init.ones_(layer.bias)
         self.mia1 = ResidualAE(len(mods), h, h // 2, p, mia_residual) if mia else None
         self.mia2 = ResidualAE(len(mods), q, q // 2, p, mia_residual) if mia else None
 
