@@ -1,0 +1,299 @@
+"""Prediction from raw media: clip -> features -> a trained model's sentiment.
+
+`predict_media` loads the checkpoint's `Predictor` (``robustmsa.inference``), rebuilds the
+feature extractors the model was trained with (from the extractor configuration the checkpoint
+carries in its dataset info), checks that their output widths match the model, extracts the
+modalities found in the inputs and calls ``predictor.predict_features(features, present)``.
+
+The predictor interface used here (duck-typed, so tests can pass a fake):
+
+* ``predictor.info`` (or ``dataset_info``): a `DatasetInfo` or its dict, for ``dims``,
+  ``seq_lens``, ``score_range`` and the extractor configuration (`robustmsa.media.provenance`);
+  an ``extractors`` / ``extractor_config`` attribute on the predictor takes precedence;
+* ``predictor.predict_features(features, present) -> {"score", "probs", "class_names"}`` where
+  ``features`` holds (T, D) arrays of the *present* modalities only (an absent key means
+  missing) and ``present`` covers every modality of the model.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from robustmsa.errors import CheckpointError, ConfigError, RobustMSAError
+from robustmsa.media.base import describe_mismatch
+from robustmsa.media.pipeline import MediaPipeline
+from robustmsa.media.provenance import extractor_config
+from robustmsa.types import MODALITIES
+
+log = logging.getLogger(__name__)
+
+NOT_USED = "not used by this model"
+
+
+def resolve_transcript(value: str | None) -> str | None:
+    """``value`` itself, or the content of the text file it names (if such a file exists)."""
+    if value is None:
+        return None
+    if len(value) < 4096 and "\n" not in value:
+        p = Path(value).expanduser()
+        try:
+            if p.is_file():
+                return p.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{p}: cannot read the transcript ({e})") from None
+    return value
+
+
+def _load_predictor(checkpoint: str):
+    try:
+        from robustmsa.inference import Predictor
+    except ImportError as e:
+        raise RobustMSAError(f"robustmsa.inference is not available ({e})") from None
+    return Predictor.from_checkpoint(checkpoint)
+
+
+def _info_dict(predictor: Any) -> dict[str, Any] | None:
+    for attr in ("info", "dataset_info", "data_info"):
+        v = getattr(predictor, attr, None)
+        if v is None:
+            continue
+        if hasattr(v, "to_dict"):
+            return v.to_dict()
+        if is_dataclass(v):
+            return asdict(v)
+        if isinstance(v, dict):
+            return dict(v)
+    return None
+
+
+def _build_pipeline(
+    checkpoint: str, mods: list[str], ckpt_ext: dict[str, Any] | None, text_model: str | None
+) -> MediaPipeline:
+    """Extractors the checkpoint was trained with (or the defaults when it does not say)."""
+    if not ckpt_ext:
+        if mods:
+            log.warning(
+                "%s carries no extractor configuration; using the default extractors", checkpoint
+            )
+        opts = {"text": {"text_model": text_model}} if text_model and "text" in mods else None
+        return MediaPipeline.default(mods, options=opts)
+    descs: dict[str, Any] = {}
+    for m in mods:
+        if m not in ckpt_ext:
+            raise CheckpointError(
+                f"{checkpoint}: the model uses {m} but its extractor configuration has no "
+                f"{m} extractor (it has: {', '.join(ckpt_ext) or 'none'})"
+            )
+        d = dict(ckpt_ext[m])
+        if m == "text" and text_model:
+            d["runtime"] = {**(d.get("runtime") or {}), "text_model": text_model}
+        descs[m] = d
+    try:
+        return MediaPipeline.from_descriptions(descs)
+    except ConfigError as e:
+        raise CheckpointError(
+            f"{checkpoint}: cannot rebuild the feature extractors it was trained with: {e}"
+        ) from None
+
+
+def check_compatibility(
+    checkpoint: str, pipeline: MediaPipeline, dims: dict[str, int], ckpt_ext: dict[str, Any] | None
+) -> None:
+    """Raise `CheckpointError` when the extractors do not match the checkpoint's features."""
+    desc = pipeline.describe()
+    for m, d in dims.items():
+        if m not in desc:
+            raise CheckpointError(f"{checkpoint}: the model uses {m} but no {m} extractor is set")
+        if ckpt_ext and m in ckpt_ext:
+            diff = describe_mismatch(ckpt_ext[m], desc[m])
+            if diff:
+                raise CheckpointError(
+                    f"{checkpoint}: {m} extractor differs from the one the model was trained "
+                    f"with: " + "; ".join(diff)
+                )
+        if int(desc[m]["dim"]) != int(d):
+            raise CheckpointError(
+                f"{checkpoint}: the model expects {m} features of width {d}, but extractor "
+                f"{desc[m]['name']!r} produces {desc[m]['dim']}; this checkpoint was not trained "
+                f"on features from `robustmsa extract` with these settings"
+            )
+
+
+def predict_media(
+    checkpoint: str,
+    video: str | None = None,
+    audio: str | None = None,
+    transcript: str | None = None,
+    *,
+    text_model: str | None = None,
+    pipeline: MediaPipeline | None = None,
+    predictor: Any | None = None,
+) -> dict[str, Any]:
+    """Sentiment of a raw clip with the model in ``checkpoint``.
+
+    Args:
+        checkpoint: a checkpoint loadable by ``robustmsa.inference.Predictor``.
+        video: video file (its audio track is used unless ``audio`` is given).
+        audio: audio file.
+        transcript: the spoken text, or the path of a UTF-8 text file holding it.
+        text_model: override the checkpoint's text encoder directory.
+        pipeline: extractors to use (checked against the checkpoint); reuse to load once.
+        predictor: an already-loaded predictor (``checkpoint`` is then only used in messages).
+
+    Returns:
+        ``score``, ``probs``, ``class_names``; ``present`` (modality -> bool) and ``missing``
+        (modality -> reason) for the model's modalities; ``modalities`` (per modality: present,
+        used, reason, shape, stats); ``features`` (modality -> (T, D) array as given to the
+        model); ``inputs``, ``extractors``, ``timings``, ``checkpoint``, ``score_range``.
+
+    Raises:
+        CheckpointError: the extractors do not match the checkpoint (config or widths).
+        DataError: an input file is missing or cannot be decoded.
+    """
+    if video is None and audio is None and transcript is None:
+        raise ConfigError("nothing to predict from: give a video, an audio file or a transcript")
+    t0 = time.perf_counter()
+    predictor = predictor if predictor is not None else _load_predictor(checkpoint)
+    info = _info_dict(predictor)
+    ckpt_ext = extractor_config(predictor) or extractor_config(info)
+    dims = {m: int(d) for m, d in (info or {}).get("dims", {}).items()}
+    mods = [m for m in MODALITIES if m in dims] if dims else list(MODALITIES)
+    if pipeline is None:
+        pipeline = _build_pipeline(checkpoint, mods, ckpt_ext, text_model)
+    check_compatibility(checkpoint, pipeline, dims, ckpt_ext)
+    pipeline.load()
+    t_load = time.perf_counter() - t0
+
+    t1 = time.perf_counter()
+    clip = pipeline.extract(video=video, audio=audio, transcript=resolve_transcript(transcript))
+    t_extract = time.perf_counter() - t1
+
+    seq_lens = (info or {}).get("seq_lens", {})
+    features: dict[str, np.ndarray] = {}
+    present: dict[str, bool] = {}
+    modalities: dict[str, dict[str, Any]] = {}
+    for m in MODALITIES:
+        r = clip.modalities.get(m)
+        if m not in mods or r is None:
+            modalities[m] = {
+                "present": None,
+                "used": False,
+                "reason": NOT_USED,
+                "shape": None,
+                "stats": {},
+            }
+            continue
+        present[m] = r.present
+        x = r.features
+        stats = dict(r.stats)
+        if r.present:
+            cap = int(seq_lens.get(m, 0) or 0)
+            if cap and x.shape[0] > cap:
+                stats["truncated_from"] = int(x.shape[0])
+                x = x[:cap]
+            features[m] = x
+        modalities[m] = {
+            "present": r.present,
+            "used": r.present,
+            "reason": r.reason or None,
+            "shape": list(x.shape),
+            "stats": stats,
+        }
+    if not any(present.values()):
+        log.warning("no modality of the model was found in the inputs; predicting anyway")
+
+    t2 = time.perf_counter()
+    out = predictor.predict_features(features, present)
+    t_pred = time.perf_counter() - t2
+    probs = out.get("probs")
+    return {
+        "score": float(out["score"]),
+        "probs": [float(p) for p in np.asarray(probs).reshape(-1)] if probs is not None else None,
+        "class_names": list(out.get("class_names") or []) or None,
+        "present": present,
+        "missing": {m: modalities[m]["reason"] for m in present if not present[m]},
+        "modalities": modalities,
+        "features": features,
+        "inputs": clip.inputs,
+        "extractors": pipeline.describe(),
+        "checkpoint": str(checkpoint),
+        "score_range": list((info or {}).get("score_range", (-3.0, 3.0))),
+        "timings": {
+            "load": round(t_load, 4),
+            "extract": round(t_extract, 4),
+            "predict": round(t_pred, 4),
+            **{f"extract_{k}": round(v, 4) for k, v in clip.timings.items()},
+        },
+    }
+
+
+def result_to_json(result: dict[str, Any]) -> dict[str, Any]:
+    """``result`` without the feature arrays (their shapes stay under ``modalities``)."""
+    out = {k: v for k, v in result.items() if k != "features"}
+    out["extractors"] = {
+        m: {k: v for k, v in d.items() if k != "columns"} for m, d in result["extractors"].items()
+    }
+    return out
+
+
+def _sentiment_word(score: float) -> str:
+    if score > 0:
+        return "positive"
+    if score < 0:
+        return "negative"
+    return "neutral"
+
+
+def _shape_text(m: str, info: dict[str, Any]) -> str:
+    t, d = info["shape"]
+    unit = {"text": "tokens", "audio": "frames", "vision": "frames"}[m]
+    extra = ""
+    st = info.get("stats") or {}
+    if m == "audio" and "rate_hz" in st:
+        extra = f" at {st['rate_hz']:g} Hz"
+    if m == "vision" and "face_frames" in st:
+        if st.get("fps"):
+            extra = f" at {st['fps']:g} fps"
+        extra += f", face in {st['face_frames']}/{st['frames']} frames"
+    if "truncated_from" in st:
+        extra += f", truncated from {st['truncated_from']}"
+    return f"{t} {unit} x {d}{extra}"
+
+
+def format_prediction(result: dict[str, Any]) -> str:
+    """Human-readable rendering: score, class probabilities, modalities used / missing + why."""
+    lo, hi = result.get("score_range") or (-3.0, 3.0)
+    lines = [
+        f"Sentiment score: {result['score']:+.3f} ({_sentiment_word(result['score'])}; "
+        f"scale {lo:g} to {hi:g})"
+    ]
+    probs, names = result.get("probs"), result.get("class_names")
+    if probs:
+        names = names or [f"class {i}" for i in range(len(probs))]
+        best = int(np.argmax(probs))
+        lines.append("Class probabilities:")
+        w = max(len(str(n)) for n in names)
+        for i, (n, p) in enumerate(zip(names, probs, strict=False)):
+            mark = "  <- predicted" if i == best else ""
+            lines.append(f"  {str(n):<{w}}  {p:6.1%}  {'#' * int(round(p * 20))}{mark}")
+    lines.append("Modalities:")
+    for m, info in result["modalities"].items():
+        if info["used"]:
+            lines.append(f"  {m:<7} used     {_shape_text(m, info)}")
+        elif info["present"] is None:
+            lines.append(f"  {m:<7} -        {info['reason']}")
+        else:
+            lines.append(f"  {m:<7} MISSING  {info['reason']}")
+    tm = result.get("timings", {})
+    if tm:
+        lines.append(
+            f"Time: loading {tm.get('load', 0):.2f} s, features {tm.get('extract', 0):.2f} s, "
+            f"model {tm.get('predict', 0):.3f} s"
+        )
+    return "\n".join(lines)

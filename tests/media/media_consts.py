@@ -1,0 +1,20 @@
+"""Paths and transcripts of the fixture clips used by the raw-media tests."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+SHARED = Path(__file__).resolve().parents[3] / "shared"
+MEDIA_DIR = Path(os.environ.get("ROBUSTMSA_MEDIA_DIR", SHARED / "media"))
+LABELS_DIR = Path(os.environ.get("ROBUSTMSA_LABELS_DIR", SHARED / "labels"))
+
+OZ_VIDEO = "Oz06ZWiO20M_6.mp4"
+OZ_TEXT = (
+    "and sucker punch is a failer but like a really ambitious weird the interesting "
+    "idiosyncratic failure"
+)
+WAV = "03bSnISJMiM_1.wav"
+WAV_TEXT = "anyhow it was really good"
+OPENVNA_CLIP = "openvna_mosi_clip.mp4"
+OPENVNA_TEST = "openvna_test.mp4"
