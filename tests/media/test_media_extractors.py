@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from media_consts import OZ_TEXT
+from media_consts import OZ_TEXT, OZ_VIDEO
 
 from robustmsa.errors import ConfigError
 
@@ -132,3 +132,16 @@ def test_egemaps_is_opt_in(media_extra):
             build_extractor("egemaps")
     else:  # pragma: no cover - opensmile is not part of the media extra
         assert build_extractor("egemaps").dim == 25
+
+
+def test_psf_columns_equal_the_library_functions(oz_clip, media_dir):
+    import python_speech_features as psf
+
+    from robustmsa.media.audio import PSFAudioExtractor
+    from robustmsa.media.decode import decode_audio
+
+    sig = decode_audio(media_dir / OZ_VIDEO)
+    out = PSFAudioExtractor().compute(sig)
+    x = sig.samples.astype(np.float64)
+    np.testing.assert_allclose(out[:, :13], psf.mfcc(x, 16000), atol=1e-4)
+    np.testing.assert_allclose(out[:, 13:39], psf.logfbank(x, 16000), atol=1e-4)

@@ -70,7 +70,9 @@ def test_predict_full_clip(pipeline, media_dir):
         in text
     )
     assert "audio   used     500 frames x 41 at 100 Hz, truncated from" in text
-    json.dumps(result_to_json(res))  # JSON-serialisable without the arrays
+    assert "features" not in res
+    json.dumps(res)  # JSON-serialisable as returned
+    assert result_to_json(res) == res
 
 
 def test_predict_audio_only_reports_missing(pipeline, media_dir, tmp_path):
@@ -131,7 +133,13 @@ def test_pipeline_rebuilt_from_checkpoint(media_extra, media_dir):
 
     audio50 = build_extractor("psf", rate_hz=50).describe()
     fake = FakePredictor(make_info({"audio": audio50}))
-    res = predict_media("a.pt", video=str(media_dir / OZ_VIDEO), transcript="hi", predictor=fake)
+    res = predict_media(
+        "a.pt",
+        video=str(media_dir / OZ_VIDEO),
+        transcript="hi",
+        predictor=fake,
+        return_features=True,
+    )
     assert res["present"] == {"audio": True}
     assert res["features"]["audio"].shape[0] == pytest.approx(372, abs=2)  # 7.4 s at 50 Hz
     assert res["modalities"]["vision"]["reason"] == "not used by this model"
@@ -171,3 +179,38 @@ def test_predict_scores_are_floats(pipeline, media_dir):
         predictor=Regressor(make_info(pipeline.describe())),
     )
     assert isinstance(res["score"], float) and res["probs"] is None
+
+
+class LeadStylePredictor:
+    """Attributes as in ``robustmsa.inference.Predictor``: ``info_`` and ``extractor``."""
+
+    def __init__(self, info: DatasetInfo, extractor: dict) -> None:
+        self.info_ = info
+        self.checkpoint_ = {"extractor": extractor}
+
+    @property
+    def extractor(self) -> dict:
+        return dict(self.checkpoint_.get("extractor") or {})
+
+    def predict_features(self, features, present=None):
+        return {"score": 0.0, "probs": None, "class_names": [], "modalities_used": list(features)}
+
+
+def test_lead_style_predictor_attributes(pipeline, media_dir):
+    from robustmsa.media.predict import predict_media
+    from robustmsa.media.provenance import extractor_config
+
+    desc = pipeline.describe()
+    plain = DatasetInfo(name="x", dims={"audio": 41}, seq_lens={"audio": 900})
+    # 1. configuration in the checkpoint's "extractor" entry
+    p1 = LeadStylePredictor(plain, {"audio": desc["audio"]})
+    assert extractor_config(p1) == {"audio": desc["audio"]}
+    res = predict_media("l.pt", audio=str(media_dir / WAV), pipeline=pipeline, predictor=p1)
+    assert res["present"] == {"audio": True} and res["class_names"] is None
+    # 2. empty "extractor" entry: read from the dataset info's notes
+    p2 = LeadStylePredictor(make_info({"audio": desc["audio"]}), {})
+    assert extractor_config(p2)["audio"]["name"] == "psf"
+    # 3. neither: defaults are assumed, widths still checked
+    p3 = LeadStylePredictor(plain, {})
+    assert extractor_config(p3) is None
+    assert predict_media("l.pt", audio=str(media_dir / WAV), predictor=p3)["present"]["audio"]

@@ -33,6 +33,8 @@ def _modalities(text: str) -> tuple[str, ...]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
     from robustmsa.media.extract_dataset import extract_dataset, extract_text_dataset
     from robustmsa.media.pipeline import MediaPipeline
 
@@ -56,20 +58,22 @@ def run(args: argparse.Namespace) -> int:
         name=args.name,
         progress=not args.no_progress,
     )
-    try:
-        if args.text_only:
-            rep = extract_text_dataset(args.labels, args.out, pipeline=pipeline, **common)
-        else:
-            rep = extract_dataset(
-                args.labels,
-                args.out,
-                media_root=args.media,
-                pipeline=pipeline,
-                work_dir=args.work_dir,
-                **common,
-            )
-    finally:
-        pipeline.close()
+    # log lines are printed above the progress bar instead of breaking it
+    with logging_redirect_tqdm():
+        try:
+            if args.text_only:
+                rep = extract_text_dataset(args.labels, args.out, pipeline=pipeline, **common)
+            else:
+                rep = extract_dataset(
+                    args.labels,
+                    args.out,
+                    media_root=args.media,
+                    pipeline=pipeline,
+                    work_dir=args.work_dir,
+                    **common,
+                )
+        finally:
+            pipeline.close()
     msg = f"wrote {rep.out} (+ .json): {rep.n_ok}/{rep.n_rows} clips"
     if not args.text_only:
         msg += f", {rep.n_cached} from cache, {rep.n_failed} failed"
@@ -126,7 +130,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="audio frames per second (100, or a divisor of it: 50, 25, 20, 10)",
     )
     p.add_argument("--fps", type=float, default=10.0, help="video frames sampled per second")
-    p.add_argument("--max-side", type=int, default=640, help="downscale frames to this longer side")
+    p.add_argument(
+        "--max-side", type=int, default=1280, help="downscale frames to this longer side"
+    )
     p.add_argument(
         "--pad",
         default="mean3std",

@@ -214,11 +214,14 @@ class PSFAudioExtractor(_AudioBase):
             raise ConfigError(
                 "the psf audio extractor needs python_speech_features (install the media extra)"
             ) from e
+        from scipy.fftpack import dct
+
         c, sr, x = self.config, signal.sample_rate, signal.samples.astype(np.float64)
-        mf = psf.mfcc(
-            x, sr, winlen=0.025, winstep=0.01, numcep=c.numcep, nfilt=c.nfilt, nfft=c.nfft
-        )
-        fb = psf.logfbank(x, sr, winlen=0.025, winstep=0.01, nfilt=c.nfilt, nfft=c.nfft)
+        # = psf.mfcc (ceplifter 22, c0 = log energy) and psf.logfbank, sharing one filterbank
+        feat, energy = psf.fbank(x, sr, winlen=0.025, winstep=0.01, nfilt=c.nfilt, nfft=c.nfft)
+        fb = np.log(feat)
+        mf = psf.lifter(dct(fb, type=2, axis=1, norm="ortho")[:, : c.numcep], 22)
+        mf[:, 0] = np.log(energy)
         frames = frame_signal(x, int(round(0.025 * sr)), int(round(0.01 * sr)))
         n = min(mf.shape[0], fb.shape[0], frames.shape[0])
         out = np.concatenate(

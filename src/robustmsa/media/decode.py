@@ -170,7 +170,7 @@ def iter_video_frames(
     path: str | os.PathLike,
     fps: float | None = 10.0,
     *,
-    max_side: int | None = 640,
+    max_side: int | None = 1280,
     skip_nonref: bool = False,
 ) -> Iterator[tuple[float, np.ndarray]]:
     """Yield ``(time_s, rgb)`` frames of the first video stream, resampled to ``fps``.

@@ -7,9 +7,10 @@ modalities found in the inputs and calls ``predictor.predict_features(features, 
 
 The predictor interface used here (duck-typed, so tests can pass a fake):
 
-* ``predictor.info`` (or ``dataset_info``): a `DatasetInfo` or its dict, for ``dims``,
-  ``seq_lens``, ``score_range`` and the extractor configuration (`robustmsa.media.provenance`);
-  an ``extractors`` / ``extractor_config`` attribute on the predictor takes precedence;
+* ``predictor.info_`` (or ``info`` / ``dataset_info``): a `DatasetInfo` or its dict, for
+  ``dims``, ``seq_lens``, ``score_range`` and the extractor configuration stored in its notes
+  (`robustmsa.media.provenance`); a non-empty ``extractor`` / ``extractors`` attribute of the
+  predictor (modality -> extractor description) takes precedence;
 * ``predictor.predict_features(features, present) -> {"score", "probs", "class_names"}`` where
   ``features`` holds (T, D) arrays of the *present* modalities only (an absent key means
   missing) and ``present`` covers every modality of the model.
@@ -59,7 +60,7 @@ def _load_predictor(checkpoint: str):
 
 
 def _info_dict(predictor: Any) -> dict[str, Any] | None:
-    for attr in ("info", "dataset_info", "data_info"):
+    for attr in ("info", "info_", "dataset_info", "data_info"):
         v = getattr(predictor, attr, None)
         if v is None:
             continue
@@ -134,6 +135,7 @@ def predict_media(
     text_model: str | None = None,
     pipeline: MediaPipeline | None = None,
     predictor: Any | None = None,
+    return_features: bool = False,
 ) -> dict[str, Any]:
     """Sentiment of a raw clip with the model in ``checkpoint``.
 
@@ -145,12 +147,15 @@ def predict_media(
         text_model: override the checkpoint's text encoder directory.
         pipeline: extractors to use (checked against the checkpoint); reuse to load once.
         predictor: an already-loaded predictor (``checkpoint`` is then only used in messages).
+        return_features: also return the feature arrays given to the model (``features``);
+            without them the result is JSON-serialisable as is.
 
     Returns:
         ``score``, ``probs``, ``class_names``; ``present`` (modality -> bool) and ``missing``
         (modality -> reason) for the model's modalities; ``modalities`` (per modality: present,
-        used, reason, shape, stats); ``features`` (modality -> (T, D) array as given to the
-        model); ``inputs``, ``extractors``, ``timings``, ``checkpoint``, ``score_range``.
+        used, reason, shape, stats); ``inputs``, ``extractors``, ``timings``, ``checkpoint``,
+        ``score_range``; with ``return_features``, ``features`` (modality -> (T, D) array as
+        given to the model).
 
     Raises:
         CheckpointError: the extractors do not match the checkpoint (config or widths).
@@ -212,16 +217,18 @@ def predict_media(
     out = predictor.predict_features(features, present)
     t_pred = time.perf_counter() - t2
     probs = out.get("probs")
-    return {
+    result = {
         "score": float(out["score"]),
         "probs": [float(p) for p in np.asarray(probs).reshape(-1)] if probs is not None else None,
         "class_names": list(out.get("class_names") or []) or None,
         "present": present,
         "missing": {m: modalities[m]["reason"] for m in present if not present[m]},
         "modalities": modalities,
-        "features": features,
         "inputs": clip.inputs,
-        "extractors": pipeline.describe(),
+        "extractors": {
+            m: {k: v for k, v in d.items() if k != "columns"}
+            for m, d in pipeline.describe().items()
+        },
         "checkpoint": str(checkpoint),
         "score_range": list((info or {}).get("score_range", (-3.0, 3.0))),
         "timings": {
@@ -231,15 +238,14 @@ def predict_media(
             **{f"extract_{k}": round(v, 4) for k, v in clip.timings.items()},
         },
     }
+    if return_features:
+        result["features"] = features
+    return result
 
 
 def result_to_json(result: dict[str, Any]) -> dict[str, Any]:
     """``result`` without the feature arrays (their shapes stay under ``modalities``)."""
-    out = {k: v for k, v in result.items() if k != "features"}
-    out["extractors"] = {
-        m: {k: v for k, v in d.items() if k != "columns"} for m, d in result["extractors"].items()
-    }
-    return out
+    return {k: v for k, v in result.items() if k != "features"}
 
 
 def _sentiment_word(score: float) -> str:

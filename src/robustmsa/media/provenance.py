@@ -50,19 +50,44 @@ def extractors_from_notes(notes: str) -> dict[str, Any] | None:
     return None
 
 
+_ATTRS = ("extractors", "extractor_config", "extractor")
+_INFO_KEYS = ("info", "dataset_info", "info_")
+
+
+def _is_config(v: Any) -> bool:
+    """A non-empty modality -> extractor-description mapping."""
+    return (
+        isinstance(v, dict)
+        and bool(v)
+        and all(isinstance(d, dict) and "name" in d for d in v.values())
+    )
+
+
 def extractor_config(obj: Any) -> dict[str, Any] | None:
-    """Extractor configuration of ``obj`` (DatasetInfo, dict, sidecar, predictor), or None."""
+    """Extractor configuration carried by ``obj``, or None.
+
+    ``obj`` may be a `DatasetInfo` (read from its notes), an info dict, a dataset sidecar dict,
+    a checkpoint dict or a predictor: an ``extractors`` / ``extractor_config`` / ``extractor``
+    entry (attribute or key) holding modality -> description wins; otherwise the info's notes.
+    """
     if obj is None:
         return None
-    for attr in ("extractors", "extractor_config"):
-        v = obj.get(attr) if isinstance(obj, dict) else getattr(obj, attr, None)
-        if isinstance(v, dict) and v:
+    get = obj.get if isinstance(obj, dict) else lambda k: getattr(obj, k, None)
+    for attr in _ATTRS:
+        v = get(attr)
+        if _is_config(v):
             return v
-    if isinstance(obj, dict):
-        if isinstance(obj.get("info"), dict):
-            return extractor_config(obj["info"])
-        return extractors_from_notes(str(obj.get("notes", "")))
-    notes = getattr(obj, "notes", None)
+        if isinstance(v, dict) and v.get(SIDECAR_FIELD) is not None and v is not obj:
+            inner = extractor_config(v)
+            if inner:
+                return inner
+    for key in _INFO_KEYS:
+        v = get(key)
+        if v is not None and v is not obj:
+            inner = extractor_config(v)
+            if inner:
+                return inner
+    notes = get("notes")
     return extractors_from_notes(notes) if isinstance(notes, str) else None
 
 

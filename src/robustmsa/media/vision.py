@@ -74,7 +74,8 @@ class FaceMeshConfig:
 
     Attributes:
         fps: frames per second sampled from the video (0: every frame).
-        max_side: frames are downscaled so their longer side is at most this (0: keep).
+        max_side: frames are downscaled so their longer side is at most this (0: keep);
+            720p is kept as is (scaling costs more than it saves), larger frames are reduced.
         min_detection_confidence, min_tracking_confidence: FaceMesh thresholds.
         skip_nonref: let the decoder skip non-reference frames (faster on long clips).
         min_face_fraction: a face in fewer sampled frames than this -> vision missing.
@@ -83,7 +84,7 @@ class FaceMeshConfig:
     """
 
     fps: float = 10.0
-    max_side: int = 640
+    max_side: int = 1280
     min_detection_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
     skip_nonref: bool = False
