@@ -100,7 +100,7 @@ def test_shipped_configs_validate(path):
     assert bc.runs and bc.seeds
     for r in bc.runs:
         cfg = _experiment(bc, r, bc.seeds[0], "teacher.pt")
-        from robustmsa.engine.builder import method_class
         from robustmsa.config import dataclass_from_dict
+        from robustmsa.engine.builder import method_class
 
         dataclass_from_dict(method_class(cfg.method).Config, cfg.method_config, r.name)

@@ -116,3 +116,14 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
         safe_load_pickle(tmp_path / "nope.pkl")
     with pytest.raises(DataError, match="directory"):
         safe_load_pickle(tmp_path)
+
+
+def test_save_dataset_files_get_normal_permissions(tmp_path) -> None:
+    """Atomic writes must not leave mkstemp's owner-only 0o600 mode on the user's files."""
+    from robustmsa.data import make_synthetic_msa, save_dataset
+    from robustmsa.fileio import default_file_mode
+
+    p = save_dataset(make_synthetic_msa(8, 4, 4, seq_len=6, random_state=0), tmp_path / "d")
+    for f in (p, p.with_suffix(".json")):
+        assert f.stat().st_mode & 0o777 == default_file_mode()
+    assert [f.name for f in tmp_path.iterdir() if f.name.startswith(".")] == []

@@ -8,12 +8,12 @@ import pickle
 import pytest
 import torch
 import yaml
+from tests.conftest import make_tiny_dataset, tiny_config
 
 from robustmsa.data.schema import MSADataset
 from robustmsa.engine.checkpoint import load_checkpoint, save_checkpoint
 from robustmsa.engine.trainer import Trainer
 from robustmsa.errors import CheckpointError, ConfigError
-from tests.conftest import make_tiny_dataset, tiny_config
 
 
 class NoTestAccess(MSADataset):

@@ -19,7 +19,6 @@ from robustmsa.losses.distill import (
 from robustmsa.losses.mutual_info import StatisticsNetwork, derangement, jsd_mi, mi_jsd_estimate
 
 
-
 def naive_scd(hs, ht, eta):
     n = hs.shape[0]
     tot, cnt = 0.0, 0

@@ -101,7 +101,7 @@ def test_extract_resumable_with_failures(pipeline, clip_folder, tmp_path):
     via_info = extractor_config(ds.info)  # the marker line in info.notes survives loading
     assert via_info["text"]["config"] == ext["text"]["config"]
     assert not list(out.parent.glob(".*tmp*"))  # no temporary files left behind
-    from robustmsa.media.parts import default_file_mode
+    from robustmsa.fileio import default_file_mode
 
     for f in (out, out.with_suffix(".json"), work / "Oz06ZWiO20M_6.npz"):
         assert f.stat().st_mode & 0o777 == default_file_mode()  # not mkstemp's 0o600

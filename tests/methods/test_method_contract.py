@@ -11,6 +11,7 @@ from dataclasses import replace
 
 import pytest
 import torch
+from tests.conftest import make_tiny_dataset, tiny_config
 
 from robustmsa.data.dataset import collate_rows
 from robustmsa.engine.builder import build_method
@@ -19,7 +20,6 @@ from robustmsa.methods import METHODS
 from robustmsa.missing import Subset, draw_mask, parse_condition
 from robustmsa.nn.backbone import MultimodalNet
 from robustmsa.tasks import Task
-from tests.conftest import make_tiny_dataset, tiny_config
 
 ALL = METHODS.names()
 

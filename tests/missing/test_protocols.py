@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from tests.conftest import make_tiny_split
 
 from robustmsa.data.dataset import collate_rows
 from robustmsa.evaluation.evaluator import MaskCache
@@ -24,7 +25,6 @@ from robustmsa.missing import (
     subset_name,
 )
 from robustmsa.types import MODALITIES
-from tests.conftest import make_tiny_split
 
 N = 400
 

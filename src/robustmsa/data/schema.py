@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from robustmsa.errors import DataError
+from robustmsa.fileio import atomic_write
 from robustmsa.types import MODALITIES
 
 FORMAT_VERSION = 1
@@ -205,21 +205,6 @@ def infer_info(
     )
 
 
-def _atomic_write_bytes(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def save_dataset(ds: MSADataset, path: str | os.PathLike) -> Path:
     """Write ``ds`` as ``PATH.npz`` + ``PATH.json`` atomically (no pickle anywhere).
 
@@ -247,8 +232,8 @@ def save_dataset(ds: MSADataset, path: str | os.PathLike) -> Path:
         "info": ds.info.to_dict(),
         "splits": meta_splits,
     }
-    _atomic_write_bytes(p, lambda fh: np.savez_compressed(fh, **arrays))
-    _atomic_write_bytes(
+    atomic_write(p, lambda fh: np.savez_compressed(fh, **arrays))
+    atomic_write(
         p.with_suffix(".json"), lambda fh: fh.write(json.dumps(meta, indent=2).encode())
     )
     return p

@@ -19,7 +19,6 @@ Layout (a plain dict of tensors and primitives):
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ import torch
 
 from robustmsa import __version__
 from robustmsa.errors import CheckpointError
+from robustmsa.fileio import atomic_write
 
 FORMAT = "robustmsa-checkpoint"
 FORMAT_VERSION = 1
@@ -43,14 +43,7 @@ def save_checkpoint(payload: dict[str, Any], path: str | os.PathLike) -> Path:
         "torch_version": str(torch.__version__),
         **payload,
     }
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(data, tmp)
-        os.replace(tmp, p)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(p, lambda fh: torch.save(data, fh))
     return p
 
 

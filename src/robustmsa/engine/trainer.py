@@ -34,6 +34,7 @@ from robustmsa.engine.builder import build_method
 from robustmsa.engine.checkpoint import load_checkpoint, save_checkpoint
 from robustmsa.errors import CheckpointError
 from robustmsa.evaluation.evaluator import MaskCache, evaluate_conditions
+from robustmsa.fileio import atomic_write
 from robustmsa.methods import Method
 from robustmsa.missing import draw_mask, parse_condition
 
@@ -75,9 +76,7 @@ def _env_info() -> dict:
 
 
 def _write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    atomic_write(path, text.encode())
 
 
 class Trainer:

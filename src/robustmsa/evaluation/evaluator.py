@@ -15,7 +15,6 @@ import torch
 from robustmsa.data.dataset import collate_rows
 from robustmsa.data.schema import MSASplit
 from robustmsa.missing import MissingMask, apply_missing, draw_mask, parse_condition
-from robustmsa.types import Batch
 
 
 @dataclass

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from robustmsa.evaluation.protocols import INCOMPLETE_SUBSETS, PROTOCOLS
+from robustmsa.evaluation.protocols import PROTOCOLS
+from robustmsa.fileio import atomic_write
 
 SUBSET_COLUMNS = ("t", "a", "v", "ta", "tv", "av", "avg_incomplete", "complete")
 SUBSET_TITLES = {"avg_incomplete": "Avg.", "complete": "tav"}
@@ -135,9 +136,7 @@ def write_report(
     """Write ``results.json``, ``report.md`` and plots into ``out_dir``; returns report path."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tmp = out / "results.json.tmp"
-    tmp.write_text(json.dumps(records, indent=0))
-    tmp.replace(out / "results.json")
+    atomic_write(out / "results.json", json.dumps(records, separators=(",", ":")).encode())
     agg = aggregate(records)
     methods = _methods(records)
     protos = [p for p in PROTOCOLS if any(r["protocol"] == p for r in records)]
@@ -188,5 +187,5 @@ def write_report(
                 f"{v:.3g}" if isinstance(v, float) else str(v) for v in c.values()) + " |")
         md.append("")
     path = out / "report.md"
-    path.write_text("\n".join(md))
+    atomic_write(path, "\n".join(md).encode())
     return path

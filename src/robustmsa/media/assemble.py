@@ -23,7 +23,7 @@ import numpy as np
 
 from robustmsa.data.schema import MSADataset, MSASplit, infer_info, save_dataset
 from robustmsa.errors import ConfigError, DataError
-from robustmsa.media.parts import atomic_write, default_file_mode
+from robustmsa.fileio import atomic_write
 from robustmsa.media.provenance import SIDECAR_FIELD, notes_with_extractors
 
 PAD_POLICIES: tuple[str, ...] = ("mean3std", "max")
@@ -123,7 +123,6 @@ def write_dataset(ds: MSADataset, out: str | os.PathLike, extractors: dict[str, 
         meta = json.loads(tmp.with_suffix(".json").read_text())
         meta[SIDECAR_FIELD] = extractors
         atomic_write(tmp.with_suffix(".json"), json.dumps(meta, indent=2).encode())
-        os.chmod(tmp, default_file_mode())  # save_dataset's temporary files are 0o600
         os.replace(tmp, final)
         os.replace(tmp.with_suffix(".json"), final.with_suffix(".json"))
     finally:

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -24,38 +22,11 @@ from typing import Any
 import numpy as np
 
 from robustmsa.errors import DataError
+from robustmsa.fileio import atomic_write
 from robustmsa.media.pipeline import ClipFeatures
 
 CONFIG_FILE = "extractors.json"
 FAILURES_FILE = "failures.jsonl"
-
-
-def default_file_mode() -> int:
-    """Mode of a newly created file (0o666 minus the umask); temporary files are 0o600."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return 0o666 & ~int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0o644
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file + rename (never half-written)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, default_file_mode())
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def part_name(clip_id: str) -> str:
@@ -103,17 +74,7 @@ def save_part(path: Path, clip: ClipFeatures) -> None:
         mask = r.frame_mask if r.frame_mask is not None else np.ones(r.length, dtype=bool)
         arrays[f"{m}_mask"] = np.asarray(mask, dtype=bool)
     arrays["meta"] = np.array(json.dumps(clip.summary()))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, default_file_mode())
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, lambda fh: np.savez(fh, **arrays))
 
 
 def load_part(

@@ -4,12 +4,15 @@ file, the split and the field."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from robustmsa.data.schema import SPLITS
+from robustmsa.data.safe_pickle import safe_load_pickle
+from robustmsa.data.schema import SPLITS, MSADataset
 from robustmsa.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -143,3 +146,23 @@ def as_lengths(x: Any, n: int, *, source: str, split: str, key: str) -> np.ndarr
     if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
         raise DataError(f"{source} [{split}]: {key!r} contains NaN or ±inf")
     return arr.astype(np.int64)
+
+
+def read_split_pickle(
+    path: str | os.PathLike,
+    *,
+    name: str | None,
+    what: str,
+    build: Callable[..., MSADataset],
+) -> MSADataset:
+    """Safe-load a ``{split: {...}}`` pickle and build it with ``build(obj, source=, name=)``.
+
+    Raises:
+        DataError: unsafe/corrupt pickle, or a top level that is not a dict of splits (the
+            message names the file and ``what`` was expected).
+    """
+    p = Path(path)
+    obj = safe_load_pickle(p)
+    if not isinstance(obj, Mapping) or not any(k in obj for k in ("train", "valid", "dev", "test")):
+        raise DataError(f"{p}: not {what} (top level must be a dict of splits)")
+    return build(obj, source=str(p), name=name or p.stem)

@@ -25,7 +25,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,10 +37,9 @@ from robustmsa.data.readers.common import (
     get_key,
     get_splits,
     lengths_from_nonzero,
+    read_split_pickle,
 )
-from robustmsa.data.safe_pickle import safe_load_pickle
 from robustmsa.data.schema import MSADataset, MSASplit, infer_info
-from robustmsa.errors import DataError
 from robustmsa.types import MODALITIES
 
 logger = logging.getLogger(__name__)
@@ -134,10 +132,4 @@ def read_mult_pickle(path: str | os.PathLike, *, name: str | None = None) -> MSA
     Raises:
         DataError: unsafe/corrupt pickle, missing split or key, bad shapes, non-finite values.
     """
-    p = Path(path)
-    obj = safe_load_pickle(p)
-    if not isinstance(obj, Mapping) or not any(
-        k in obj for k in ("train", "valid", "dev", "test")
-    ):
-        raise DataError(f"{p}: not a MulT/MultiBench pickle (top level must be a dict of splits)")
-    return from_object(obj, source=str(p), name=name or p.stem)
+    return read_split_pickle(path, name=name, what="a MulT/MultiBench pickle", build=from_object)
