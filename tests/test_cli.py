@@ -83,6 +83,34 @@ def test_bad_input_is_one_line_error(args, needle, capsys):
     assert len(err.strip().splitlines()) == 1
 
 
+def test_evaluate_and_predict_bad_input(tmp_path, capsys):
+    """Bad conditions, unknown protocols and data that does not fit the model: one line each."""
+    from tests.conftest import make_tiny_dataset
+
+    from robustmsa.data.schema import save_dataset
+
+    t = tmp_path / "t"
+    assert run(capsys, "train", "method=teacher", *SMALL, "--out", str(t))[0] == 0
+    ck = str(t / "best.pt")
+    other = save_dataset(make_tiny_dataset(), tmp_path / "tiny.npz")  # text width 12, not 64
+    cases = [
+        (["evaluate", "-c", ck, "--protocol", "nope"], "unknown protocol 'nope'"),
+        (["evaluate", "-c", ck, "--condition", "bogus"], "unknown condition 'bogus'"),
+        (["evaluate", "-c", ck, "--condition", "frame:2"], "condition 'frame:2': rate must be"),
+        (["evaluate", "-c", ck, "--condition", "ta", "--data", str(other)],
+         "expects text features of width 64"),
+        (["predict", "-c", ck, "--data", str(other), "--out", str(tmp_path / "p.npz")],
+         "but dataset 'tiny' has width"),
+        (["predict", "-c", ck, "--data", "synthetic:small", "--condition", "xyz",
+          "--out", str(tmp_path / "p.npz")], "unknown condition 'xyz'"),
+    ]
+    for args, needle in cases:
+        rc, _, err = run(capsys, *args)
+        assert rc == 2 and needle in err and "Traceback" not in err, (args, err)
+        assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "p.npz").exists()
+
+
 def test_list(capsys):
     rc, out, _ = run(capsys, "list", "methods")
     assert rc == 0

@@ -34,6 +34,21 @@ def load_method(path: str | Path, device: str | torch.device = "cpu") -> tuple[M
     return method.to(device).eval(), ck
 
 
+def check_data_fits(checkpoint: str | Path, trained_on: DatasetInfo, data: DatasetInfo) -> None:
+    """Raise `CheckpointError` unless ``data`` has the features the model was trained on."""
+    for m, d in trained_on.dims.items():
+        got = data.dims.get(m)
+        if got is None:
+            raise CheckpointError(
+                f"{checkpoint}: the model uses {m} features but dataset {data.name!r} has no {m}"
+            )
+        if got != d:
+            raise CheckpointError(
+                f"{checkpoint}: the model expects {m} features of width {d} (trained on "
+                f"{trained_on.name!r}) but dataset {data.name!r} has width {got}"
+            )
+
+
 class Predictor:
     """Single-sample inference from a checkpoint.
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
+from robustmsa.errors import UnknownNameError
+
 T = TypeVar("T")
 
 
@@ -31,7 +33,7 @@ class Registry(Generic[T]):
     def get(self, name: str) -> T:
         if name not in self._items:
             valid = ", ".join(sorted(self._items)) or "(none)"
-            raise KeyError(f"unknown {self.kind} {name!r}; valid: {valid}")
+            raise UnknownNameError(f"unknown {self.kind} {name!r}; valid: {valid}")
         return self._items[name]
 
     def names(self) -> list[str]:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, replace
 import torch
 from torch import Tensor
 
+from robustmsa.errors import UnknownNameError
+
 MODALITIES: tuple[str, ...] = ("text", "audio", "vision")
 SHORT_NAMES: dict[str, str] = {"t": "text", "a": "audio", "v": "vision"}
 LONG_TO_SHORT: dict[str, str] = {v: k for k, v in SHORT_NAMES.items()}
@@ -19,7 +21,7 @@ LONG_TO_SHORT: dict[str, str] = {v: k for k, v in SHORT_NAMES.items()}
 def modality_index(modality: str) -> int:
     """Column of ``modality`` in the ``present`` matrix."""
     if modality not in MODALITIES:
-        raise KeyError(f"unknown modality {modality!r}; valid: {', '.join(MODALITIES)}")
+        raise UnknownNameError(f"unknown modality {modality!r}; valid: {', '.join(MODALITIES)}")
     return MODALITIES.index(modality)
 
 

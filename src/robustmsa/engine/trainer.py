@@ -86,7 +86,8 @@ class Trainer:
         cfg: the resolved experiment config.
         data: the dataset (train / valid splits used; test is never looked at).
         run_dir: output directory.
-        extractor: optional raw-media extractor config stored in checkpoints.
+        extractor: raw-media extractor config stored in checkpoints; by default the one the
+            dataset carries (datasets built by ``robustmsa extract``), else none.
     """
 
     def __init__(self, cfg: ExperimentConfig, data: MSADataset, run_dir: str | Path,
@@ -94,6 +95,10 @@ class Trainer:
         self.cfg = cfg
         self.data = data
         self.run_dir = Path(run_dir)
+        if extractor is None:
+            from robustmsa.media.provenance import extractor_config  # no media deps imported
+
+            extractor = extractor_config(data.info)
         self.extractor = extractor
         self.device = resolve_device(cfg.train.device)
 

@@ -20,7 +20,7 @@ import torch
 from robustmsa.data.schema import MSADataset
 from robustmsa.evaluation.evaluator import MaskCache, evaluate_conditions
 from robustmsa.evaluation.protocols import INCOMPLETE_SUBSETS, get_protocol
-from robustmsa.inference import load_method
+from robustmsa.inference import check_data_fits, load_method
 from robustmsa.metrics import area_under_curve
 
 
@@ -92,6 +92,7 @@ def evaluate(
     records, timing = [], {}
     for ck_path in checkpoints:
         method, ck = load_method(ck_path)
+        check_data_fits(ck_path, method.info, data.info)
         cfg = ck["config"]
         label = {"method": cfg.get("name") or ck["method"], "seed": int(cfg.get("seed", 0))}
         recs, secs = evaluate_method(method, data, label=label, cache=cache, **kwargs)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from robustmsa.evaluation.evaluator import MaskCache, predict_split
-from robustmsa.inference import load_method
+from robustmsa.inference import check_data_fits, load_method
 
 
 def predict_to_file(checkpoint: str, data: str, *, split: str, condition: str, mask_seed: int,
@@ -23,6 +23,7 @@ def predict_to_file(checkpoint: str, data: str, *, split: str, condition: str, m
     data_cfg = dataclass_from_dict(DataConfig, ck["config"]["data"], "checkpoint data config")
     data_cfg.source = data
     ds = data_cfg.load()
+    check_data_fits(checkpoint, method.info, ds.info)
     sp = ds[split]
     mask = None if condition == "complete" else MaskCache().get(sp, split, condition, mask_seed)
     ps = predict_split(method, sp, mask=mask, condition=condition)

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from robustmsa.errors import UnknownNameError
+
 INCOMPLETE_SUBSETS: tuple[str, ...] = ("t", "a", "v", "ta", "tv", "av")
 
 
@@ -46,5 +48,5 @@ PROTOCOLS: dict[str, Protocol] = {
 
 def get_protocol(name: str) -> Protocol:
     if name not in PROTOCOLS:
-        raise KeyError(f"unknown protocol {name!r}; valid: {', '.join(PROTOCOLS)}")
+        raise UnknownNameError(f"unknown protocol {name!r}; valid: {', '.join(PROTOCOLS)}")
     return PROTOCOLS[name]

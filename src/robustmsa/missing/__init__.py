@@ -17,6 +17,7 @@ Conditions are written as short strings (``robustmsa evaluate --condition ...``)
 
 from __future__ import annotations
 
+from robustmsa.errors import ConfigError
 from robustmsa.missing.masks import MissingMask, apply_missing, draw_mask, stable_hash
 from robustmsa.missing.protocols import (
     MRM,
@@ -62,7 +63,21 @@ def _pairs(s: str, cond: str) -> tuple[tuple[str, float], ...]:
 
 
 def parse_condition(cond: str):
-    """Turn a condition string (table in the module docstring) into a sampler."""
+    """Turn a condition string (table in the module docstring) into a sampler.
+
+    Raises:
+        ConfigError: (a `ValueError`) naming the condition string when it is invalid.
+    """
+    try:
+        return _parse_condition(cond)
+    except ConfigError:
+        raise
+    except ValueError as e:
+        msg = str(e)
+        raise ConfigError(msg if repr(cond) in msg else f"condition {cond!r}: {msg}") from None
+
+
+def _parse_condition(cond: str):
     c = cond.strip()
     head, _, rest = c.partition(":")
     if c == "complete":
