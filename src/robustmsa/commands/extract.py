@@ -48,8 +48,13 @@ def run(args: argparse.Namespace) -> int:
         "audio": {"rate_hz": args.audio_rate},
         "vision": {"fps": args.fps, "max_side": args.max_side},
     }
+    if args.timings and args.text_only:
+        raise ConfigError("--timings aligns audio/vision to words: not with --text-only")
     pipeline = MediaPipeline.default(
-        mods, names={"audio": args.audio_extractor}, options={m: options[m] for m in mods}
+        mods,
+        names={"audio": args.audio_extractor},
+        options={m: options[m] for m in mods},
+        align="words" if args.timings else None,
     )
     common = dict(
         pad=args.pad,
@@ -70,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
                     media_root=args.media,
                     pipeline=pipeline,
                     work_dir=args.work_dir,
+                    timings_dir=args.timings,
                     **common,
                 )
         finally:
@@ -144,6 +150,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         action="append",
         metavar="MOD=N",
         help="fixed padded length of a modality, e.g. --max-len text=50 (repeatable)",
+    )
+    p.add_argument(
+        "--timings",
+        metavar="DIR",
+        default=None,
+        help="folder of word timings files {id}.json|.tsv|.csv|.txt ('start end word' lines or "
+        "JSON): every modality is then aligned to words (one row per word)",
     )
     p.add_argument("--limit", type=int, default=None, help="only the first N rows of each split")
     p.add_argument("--name", default=None, help="dataset name (default: output file stem)")

@@ -22,6 +22,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--video", help="raw video file (mp4, ...)")
     p.add_argument("--audio", help="raw audio file (wav, ...)")
     p.add_argument("--transcript", help="transcript text, or a path to a text file")
+    p.add_argument("--timings", help="word timings file ('start end word' lines or JSON); "
+                   "needed by models trained on word-aligned features")
     p.add_argument("--json", action="store_true", help="print JSON (raw-clip mode)")
     p.set_defaults(func=run)
 
@@ -33,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         from robustmsa.media.predict import format_prediction, predict_media
 
         res = predict_media(args.checkpoint, video=args.video, audio=args.audio,
-                            transcript=args.transcript)
+                            transcript=args.transcript, timings=args.timings)
         print(json.dumps(res, indent=2) if args.json else format_prediction(res))
         return 0
     if not args.data or not args.out:

@@ -166,7 +166,12 @@ class _AudioBase(Extractor):
         )
         if reason:
             return ModalityFeatures.missing("audio", self.dim, reason, **stats)
-        x = pool_frames(self.compute(signal), self.config.rate_hz)
+        base = self.compute(signal)  # (T100, D) at 100 Hz
+        x = pool_frames(base, self.config.rate_hz)
+        # centre time of each 100 Hz analysis window, pooled like the features
+        half_window = float(getattr(self.config, "winlen", 0.025)) / 2
+        t100 = np.arange(base.shape[0]) / BASE_RATE_HZ + half_window  # (T100,)
+        times = pool_frames(t100[:, None], self.config.rate_hz)[:, 0]  # (T,)
         stats["rate_hz"] = self.config.rate_hz
         return ModalityFeatures(
             modality="audio",
@@ -174,6 +179,7 @@ class _AudioBase(Extractor):
             present=True,
             frame_mask=np.ones(x.shape[0], dtype=bool),
             stats=stats,
+            times=times.astype(np.float64),
         )
 
     def describe(self) -> dict[str, Any]:

@@ -34,6 +34,8 @@ class ModalityFeatures:
         frame_mask: (T,) bool, False for frames without valid content (e.g. no face found);
             their feature rows are zero.
         stats: small JSON-serialisable facts (duration, face fraction, RMS, token count, ...).
+        times: (T,) time in seconds of each row (frame centre) for frame-level features;
+            None for text. Used to align frames to words (`robustmsa.media.align`).
     """
 
     modality: str
@@ -42,6 +44,7 @@ class ModalityFeatures:
     reason: str = ""
     frame_mask: np.ndarray | None = None
     stats: dict[str, Any] = field(default_factory=dict)
+    times: np.ndarray | None = None
 
     @classmethod
     def missing(cls, modality: str, dim: int, reason: str, **stats: Any) -> ModalityFeatures:

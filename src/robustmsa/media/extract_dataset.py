@@ -25,6 +25,13 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from robustmsa.errors import ConfigError, DataError
+from robustmsa.media.align import (
+    TIMINGS_EXTENSIONS,
+    Word,
+    find_timings,
+    read_word_timings,
+    words_digest,
+)
 from robustmsa.media.assemble import Sample, build_dataset, write_dataset
 from robustmsa.media.labels import LabelRow, find_clip, is_audio_only, read_label_csv
 from robustmsa.media.parts import (
@@ -68,9 +75,9 @@ def default_work_dir(out: str | os.PathLike) -> Path:
     return p.with_name(p.with_suffix("").name + ".parts")
 
 
-def _load_cached(part: Path, mods: tuple[str, ...], text: str):
-    """A cached part, or None when there is none, it is unreadable or its transcript differs
-    from the label file's (then it is removed and the clip extracted again)."""
+def _load_cached(part: Path, mods: tuple[str, ...], text: str, words: str | None = None):
+    """A cached part, or None when there is none, it is unreadable or its transcript (or word
+    timings) differ from the current ones (then it is removed and the clip extracted again)."""
     if not part.exists():
         return None
     try:
@@ -79,14 +86,29 @@ def _load_cached(part: Path, mods: tuple[str, ...], text: str):
         log.warning("%s; extracting the clip again", e)
         part.unlink(missing_ok=True)
         return None
-    if (meta.get("inputs") or {}).get("transcript") != text:
-        log.info("%s: transcript changed since it was cached; extracting again", part.name)
+    inputs = meta.get("inputs") or {}
+    if inputs.get("transcript") != text or inputs.get("words") != words:
+        log.info("%s: transcript or timings changed since cached; extracting again", part.name)
         part.unlink(missing_ok=True)
         return None
     return feats, meta
 
 
-def _extract_clip(pipeline: MediaPipeline, row: LabelRow, media_root: Path):
+def _row_words(row: LabelRow, timings_dir: Path | None) -> list[Word] | None:
+    if timings_dir is None:
+        return None
+    path = find_timings(timings_dir, row.id)
+    if path is None:
+        raise DataError(
+            f"no word timings for {row.id} in {timings_dir} "
+            f"(looked for {row.id}{{{','.join(TIMINGS_EXTENSIONS)}}})"
+        )
+    return read_word_timings(path)
+
+
+def _extract_clip(
+    pipeline: MediaPipeline, row: LabelRow, media_root: Path, words: list[Word] | None = None
+):
     path = find_clip(media_root, row)
     if path is None:
         raise DataError(
@@ -94,8 +116,8 @@ def _extract_clip(pipeline: MediaPipeline, row: LabelRow, media_root: Path):
             f"{media_root}/{row.video_id}/ (looked for {row.clip_id}.mp4 and other extensions)"
         )
     if is_audio_only(path):
-        return pipeline.extract(audio=path, transcript=row.text)
-    return pipeline.extract(video=path, transcript=row.text)
+        return pipeline.extract(audio=path, transcript=row.text, words=words)
+    return pipeline.extract(video=path, transcript=row.text, words=words)
 
 
 def extract_dataset(
@@ -110,6 +132,7 @@ def extract_dataset(
     limit: int | None = None,
     name: str | None = None,
     progress: bool = True,
+    timings_dir: str | os.PathLike | None = None,
 ) -> ExtractReport:
     """Extract every clip listed in ``labels`` and write the dataset ``out``.
 
@@ -125,8 +148,20 @@ def extract_dataset(
         limit: only the first ``limit`` rows of each split.
         name: dataset name (default: the output file stem).
         progress: show a tqdm progress bar.
+        timings_dir: folder of word timings files ``{id}.json|.tsv|...``
+            (`robustmsa.media.align`); required by (and only used with) a pipeline built with
+            ``align="words"``. A clip without timings is logged as failed and skipped.
     """
     rows = read_label_csv(labels, limit=limit)
+    if pipeline is not None and getattr(pipeline, "align", None) == "words" and timings_dir is None:
+        raise ConfigError("a word-aligned pipeline needs timings_dir (--timings DIR)")
+    if timings_dir is not None:
+        if not Path(timings_dir).is_dir():
+            raise DataError(f"{timings_dir}: word timings folder not found")
+        pipeline = pipeline or MediaPipeline.default(align="words")
+        if getattr(pipeline, "align", None) != "words":
+            raise ConfigError("timings_dir given but the pipeline is not word-aligned")
+    tdir = Path(timings_dir) if timings_dir is not None else None
     root = Path(media_root) if media_root is not None else Path(labels).parent
     if not root.is_dir():
         raise DataError(f"{root}: media folder not found")
@@ -144,12 +179,13 @@ def extract_dataset(
     for row in bar:
         part = work / part_name(row.id)
         try:
-            cached = _load_cached(part, mods, row.text)
+            words = _row_words(row, tdir)
+            cached = _load_cached(part, mods, row.text, words_digest(words) if words else None)
             if cached is not None:
                 feats, meta = cached
                 n_cached += 1
             else:
-                clip = _extract_clip(pipeline, row, root)
+                clip = _extract_clip(pipeline, row, root, words)
                 save_part(part, clip)
                 feats = {m: r.features for m, r in clip.modalities.items()}
                 meta = clip.summary()
@@ -170,7 +206,13 @@ def extract_dataset(
     notes = (
         f"Extracted by robustmsa extract from {Path(labels).name}: {len(samples)} of {len(rows)} "
         f"clips ({n_failed} failed, see {failures_path}); missing per modality: {missing}. "
-        f"Sequences are unaligned (text per word piece, audio/vision per frame); padding {pad}."
+        + (
+            "Sequences are aligned to words (one row per word in every modality, from the word "
+            f"timings in {tdir}); "
+            if tdir is not None
+            else "Sequences are unaligned (text per word piece, audio/vision per frame); "
+        )
+        + f"padding {pad}."
     )
     ds = build_dataset(
         samples,

@@ -12,8 +12,14 @@ vision      no video given, no video stream, or a face in < 10 % of the frames
 ==========  ========================================================================
 
 No speech recogniser is used: without a transcript the text modality is missing (the offline
-option, pocketsphinx, is too weak to be useful). Sequences are *unaligned* (text per word
-piece, audio at 100 Hz, vision at the sampled fps): the transcripts carry no word timings.
+option, pocketsphinx, is too weak to be useful).
+
+Sequences are *unaligned* by default (text per word piece, audio at 100 Hz, vision at the
+sampled fps). A pipeline built with ``align="words"`` needs word timings for every clip
+(`robustmsa.media.align.read_word_timings`) and returns one row per word in every modality:
+word-piece vectors and audio / vision frames are averaged over each word (the layout of the
+"aligned" CMU-MOSI/MOSEI features). The alignment is part of every extractor description
+(``config.alignment``), so a model trained on aligned features refuses unaligned input.
 """
 
 from __future__ import annotations
@@ -28,7 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from robustmsa.errors import ConfigError
+from robustmsa.errors import ConfigError, DataError
+from robustmsa.media.align import Word, pool_to_words, words_digest
 from robustmsa.media.base import Extractor, ModalityFeatures
 from robustmsa.media.decode import decode_audio, probe_media
 from robustmsa.media.registry import DEFAULTS, build_extractor, build_from_description
@@ -87,9 +94,16 @@ class MediaPipeline:
 
     Args:
         extractors: modality -> extractor object. Modalities left out are not extracted.
+        align: None (unaligned sequences) or ``"words"`` (one row per word; `extract` then
+            needs word timings).
     """
 
-    def __init__(self, extractors: Mapping[str, Extractor]) -> None:
+    ALIGNMENTS = (None, "words")
+
+    def __init__(self, extractors: Mapping[str, Extractor], align: str | None = None) -> None:
+        if align not in self.ALIGNMENTS:
+            raise ConfigError(f"alignment {align!r}: use None or 'words'")
+        self.align = align
         for m, ex in extractors.items():
             if m not in MODALITIES:
                 raise ConfigError(f"unknown modality {m!r}; valid: {', '.join(MODALITIES)}")
@@ -107,6 +121,7 @@ class MediaPipeline:
         *,
         names: Mapping[str, str] | None = None,
         options: Mapping[str, Mapping[str, Any]] | None = None,
+        align: str | None = None,
     ) -> MediaPipeline:
         """A pipeline with the default (or named) extractor of each modality.
 
@@ -115,19 +130,33 @@ class MediaPipeline:
             names: modality -> extractor name (defaults: minilm / psf / facemesh).
             options: modality -> config overrides, e.g. ``{"text": {"text_model": PATH},
                 "vision": {"fps": 15}}``.
+            align: None or ``"words"`` (see the class).
         """
         names = {**DEFAULTS, **(names or {})}
         options = options or {}
-        return cls({m: build_extractor(names[m], **dict(options.get(m, {}))) for m in modalities})
+        return cls(
+            {m: build_extractor(names[m], **dict(options.get(m, {}))) for m in modalities},
+            align=align,
+        )
 
     @classmethod
     def from_descriptions(cls, descriptions: Mapping[str, Mapping[str, Any]]) -> MediaPipeline:
         """Rebuild a pipeline from `describe` output (e.g. stored in a dataset/checkpoint)."""
-        return cls({m: build_from_description(dict(d)) for m, d in descriptions.items()})
+        aligns = {(d.get("config") or {}).get("alignment") for d in descriptions.values()}
+        if len(aligns) > 1:
+            raise ConfigError(f"extractor descriptions disagree on the alignment: {aligns}")
+        align = aligns.pop() if aligns else None
+        return cls(
+            {m: build_from_description(dict(d)) for m, d in descriptions.items()}, align=align
+        )
 
     def describe(self) -> dict[str, dict[str, Any]]:
         """modality -> extractor description (JSON-serialisable)."""
-        return {m: ex.describe() for m, ex in self.extractors.items()}
+        out = {m: ex.describe() for m, ex in self.extractors.items()}
+        if self.align:
+            for d in out.values():
+                d["config"]["alignment"] = self.align
+        return out
 
     @property
     def dims(self) -> dict[str, int]:
@@ -160,24 +189,41 @@ class MediaPipeline:
         video: str | os.PathLike | None = None,
         audio: str | os.PathLike | None = None,
         transcript: str | None = None,
+        words: list[Word] | None = None,
     ) -> ClipFeatures:
         """Extract every configured modality from the given inputs.
 
         Args:
             video: a video file (its audio stream is used unless ``audio`` is given).
             audio: an audio file (wav, flac, mp3, ... or a video whose audio to use).
-            transcript: the spoken text.
+            transcript: the spoken text (default: the words of ``words``).
+            words: word timings (`robustmsa.media.align`); required when ``align="words"``,
+                where they also give the text.
 
         Raises:
-            DataError: a given file is missing or cannot be decoded.
+            DataError: a given file is missing or cannot be decoded; an aligned pipeline got
+                no word timings.
         """
         timings: dict[str, float] = {}
         mods: dict[str, ModalityFeatures] = {}
         vinfo = probe_media(video) if video is not None else None
+        if self.align == "words" and not words:
+            raise DataError(
+                "these features are aligned to words: word timings are needed for every clip "
+                "(a timings file: 'start end word' lines or JSON)"
+            )
+        if transcript is None and words:
+            transcript = " ".join(w.text for w in words)
 
         if "text" in self.extractors:
             t = time.perf_counter()
-            mods["text"] = self.extractors["text"].extract(transcript)
+            tex = self.extractors["text"]
+            if self.align == "words":
+                if not hasattr(tex, "extract_words"):
+                    raise ConfigError(f"text extractor {tex.name!r} cannot align to words")
+                mods["text"] = tex.extract_words([w.text for w in words])  # type: ignore[union-attr]
+            else:
+                mods["text"] = tex.extract(transcript)
             timings["text"] = time.perf_counter() - t
 
         if "audio" in self.extractors:
@@ -205,6 +251,12 @@ class MediaPipeline:
                 mods["vision"] = ex.extract(video)
             timings["vision"] = time.perf_counter() - t
 
+        if self.align == "words":
+            t = time.perf_counter()
+            for m in ("audio", "vision"):
+                if m in mods and mods[m].present:
+                    mods[m] = align_to_words(mods[m], words)  # type: ignore[arg-type]
+            timings["align"] = time.perf_counter() - t
         for m, r in mods.items():
             if not r.present:
                 log.debug("%s missing: %s", m, r.reason)
@@ -213,4 +265,19 @@ class MediaPipeline:
             "audio": str(audio) if audio is not None else None,
             "transcript": transcript,
         }
+        if words:
+            inputs["words"] = words_digest(words)
         return ClipFeatures(modalities=mods, inputs=inputs, timings=timings)
+
+
+def align_to_words(r: ModalityFeatures, words: list[Word]) -> ModalityFeatures:
+    """Frame-level features of one modality pooled onto ``words`` (one row per word)."""
+    if r.times is None:
+        raise ConfigError(f"{r.modality} features carry no frame times; cannot align to words")
+    x, got = pool_to_words(r.features, r.times, r.frame_mask, words)
+    stats = {**r.stats, "aligned_to": "words", "words": len(words),
+             "words_without_frames": int((~got).sum())}
+    return ModalityFeatures(
+        modality=r.modality, features=x, present=True, frame_mask=got, stats=stats,
+        times=np.array([(w.start + w.end) / 2 for w in words]),
+    )

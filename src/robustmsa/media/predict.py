@@ -19,6 +19,7 @@ The predictor interface used here (duck-typed, so tests can pass a fake):
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from robustmsa.errors import CheckpointError, ConfigError, RobustMSAError
+from robustmsa.media.align import read_word_timings
 from robustmsa.media.base import describe_mismatch
 from robustmsa.media.pipeline import MediaPipeline
 from robustmsa.media.provenance import extractor_config
@@ -132,6 +134,7 @@ def predict_media(
     audio: str | None = None,
     transcript: str | None = None,
     *,
+    timings: str | os.PathLike | None = None,
     text_model: str | None = None,
     pipeline: MediaPipeline | None = None,
     predictor: Any | None = None,
@@ -144,6 +147,8 @@ def predict_media(
         video: video file (its audio track is used unless ``audio`` is given).
         audio: audio file.
         transcript: the spoken text, or the path of a UTF-8 text file holding it.
+        timings: a word timings file (`robustmsa.media.align`); required when the model was
+            trained on word-aligned features, where it also gives the transcript.
         text_model: override the checkpoint's text encoder directory.
         pipeline: extractors to use (checked against the checkpoint); reuse to load once.
         predictor: an already-loaded predictor (``checkpoint`` is then only used in messages).
@@ -161,7 +166,7 @@ def predict_media(
         CheckpointError: the extractors do not match the checkpoint (config or widths).
         DataError: an input file is missing or cannot be decoded.
     """
-    if video is None and audio is None and transcript is None:
+    if video is None and audio is None and transcript is None and timings is None:
         raise ConfigError("nothing to predict from: give a video, an audio file or a transcript")
     t0 = time.perf_counter()
     predictor = predictor if predictor is not None else _load_predictor(checkpoint)
@@ -172,11 +177,19 @@ def predict_media(
     if pipeline is None:
         pipeline = _build_pipeline(checkpoint, mods, ckpt_ext, text_model)
     check_compatibility(checkpoint, pipeline, dims, ckpt_ext)
+    words = read_word_timings(timings) if timings is not None else None
+    if getattr(pipeline, "align", None) == "words" and words is None:
+        raise ConfigError(
+            f"{checkpoint}: the model was trained on word-aligned features; give the clip's "
+            "word timings (--timings FILE: 'start end word' lines or JSON)"
+        )
     pipeline.load()
     t_load = time.perf_counter() - t0
 
     t1 = time.perf_counter()
-    clip = pipeline.extract(video=video, audio=audio, transcript=resolve_transcript(transcript))
+    clip = pipeline.extract(
+        video=video, audio=audio, transcript=resolve_transcript(transcript), words=words
+    )
     t_extract = time.perf_counter() - t1
 
     seq_lens = (info or {}).get("seq_lens", {})

@@ -7,8 +7,10 @@ environment variables are touched. ``text_model`` may name any other local encod
 (e.g. a BERT-base copy); its width is read from its ``config.json``.
 
 The features of a transcript are the encoder's ``last_hidden_state`` for every word piece,
-``[CLS]`` and ``[SEP]`` included: (T, D) with T <= ``max_tokens``. No word alignment is done
-(no timings exist for the transcripts), so the text sequence is unaligned with audio/vision.
+``[CLS]`` and ``[SEP]`` included: (T, D) with T <= ``max_tokens`` (unaligned with audio and
+vision). With word timings, `MiniLMTextExtractor.encode_words` gives one row per *word* instead
+(the mean of its word pieces, the special tokens left out), aligned with the audio / vision
+rows pooled onto the same words (`robustmsa.media.align`).
 """
 
 from __future__ import annotations
@@ -204,6 +206,57 @@ class MiniLMTextExtractor(Extractor):
                 for j, i in enumerate(idx):
                     out[i] = np.ascontiguousarray(hidden[j, : int(lens[j])], dtype=np.float32)
         return out  # type: ignore[return-value]
+
+    def encode_words(self, word_lists: list[list[str]]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Word-level features: for each list of W words, ((W, D) float32, (W,) bool).
+
+        A word's row is the mean of its word pieces' vectors; words cut off by ``max_tokens``
+        get a zero row and a False mask entry.
+        """
+        import torch
+
+        self.load()
+        if not getattr(self._tokenizer, "is_fast", False):
+            raise ConfigError(
+                f"text_model {self.model_path}: word alignment needs a fast tokenizer "
+                "(tokenizer.json)"
+            )
+        out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(word_lists)
+        order = sorted(range(len(word_lists)), key=lambda i: len(word_lists[i]))
+        bs = max(1, int(self.config.batch_size))
+        with torch.inference_mode():
+            for s in range(0, len(order), bs):
+                idx = order[s : s + bs]
+                enc = self._tokenizer(
+                    [list(word_lists[i]) for i in idx],
+                    is_split_into_words=True,
+                    padding=True,
+                    truncation=True,
+                    max_length=int(self.config.max_tokens),
+                    return_tensors="pt",
+                )
+                hidden = self._model(**enc).last_hidden_state.float().numpy()  # (B, T, D)
+                for j, i in enumerate(idx):
+                    n_words = len(word_lists[i])
+                    wid = np.array([-1 if w is None else w for w in enc.word_ids(j)])  # (T,)
+                    onehot = (wid[None, :] == np.arange(n_words)[:, None]).astype(np.float32)
+                    counts = onehot.sum(1)  # (W,)
+                    feats = onehot @ hidden[j] / np.maximum(counts, 1)[:, None]  # (W, D)
+                    out[i] = (np.ascontiguousarray(feats, dtype=np.float32), counts > 0)
+        return out  # type: ignore[return-value]
+
+    def extract_words(self, words: list[str]) -> ModalityFeatures:
+        """Word-level features of one transcript given as its words (see `encode_words`)."""
+        if not any(w.strip() for w in words):
+            return ModalityFeatures.missing("text", self.dim, "empty transcript")
+        x, mask = self.encode_words([words])[0]
+        return ModalityFeatures(
+            modality="text",
+            features=x,
+            present=True,
+            frame_mask=mask,
+            stats={"words": len(words), "aligned_to": "words"},
+        )
 
     def extract_many(self, transcripts: list[str | None]) -> list[ModalityFeatures]:
         """`extract` for many transcripts, batched."""

@@ -146,8 +146,14 @@ class FaceMeshVisionExtractor(Extractor):
             self._mesh.close()
             self._mesh = None
 
-    def extract_frames(self, frames: Iterable[np.ndarray]) -> ModalityFeatures:
-        """Features of a sequence of RGB uint8 (H, W, 3) frames of one clip."""
+    def extract_frames(
+        self, frames: Iterable[np.ndarray], times: list[float] | None = None
+    ) -> ModalityFeatures:
+        """Features of a sequence of RGB uint8 (H, W, 3) frames of one clip.
+
+        ``times`` (filled while ``frames`` is consumed, one entry per frame) gives the frame
+        times in seconds; without it frames are taken to be ``1 / fps`` apart.
+        """
         self.load()
         self._mesh.reset()  # no tracking state carried over from the previous clip
         rows: list[np.ndarray] = []
@@ -178,12 +184,17 @@ class FaceMeshVisionExtractor(Extractor):
                 f"face found in {found}/{n} frames (needs {self.config.min_face_fraction:.0%})",
                 **stats,
             )
+        if times is not None and len(times) == n:
+            t = np.asarray(times, dtype=np.float64)
+        else:
+            t = np.arange(n, dtype=np.float64) / (self.config.fps or 30.0)
         return ModalityFeatures(
             modality="vision",
             features=np.stack(rows),
             present=True,
             frame_mask=np.asarray(mask, dtype=bool),
             stats=stats,
+            times=t,
         )
 
     def extract(
@@ -200,4 +211,11 @@ class FaceMeshVisionExtractor(Extractor):
         )
         if self.config.prefetch > 0:
             frames = prefetch(frames, self.config.prefetch)
-        return self.extract_frames(rgb for _, rgb in frames)
+        times: list[float] = []
+
+        def rgb_frames(pairs):
+            for t, rgb in pairs:
+                times.append(float(t))
+                yield rgb
+
+        return self.extract_frames(rgb_frames(frames), times)
