@@ -82,7 +82,7 @@ def test_warmup_ramps_the_consistency_weight(data):
     m = build(data, "method_config.warmup_steps=4")
     b = collate_rows(data["train"], list(range(8)))
     out = m(with_present(b, torch.tensor([[1, 0, 0]] * 8).bool()))
-    base = out.losses["task_teacher"] + out.losses["task_student"]
+    base = out.losses["task_teacher"] + out.losses["task_student"] + out.losses["task_mean"]
     want = base + 0.25 * (out.losses["logits"] + out.losses["consistency"]) \
         + 0.1 * out.losses["uncertainty"]
     assert torch.allclose(out.loss, want)
@@ -92,8 +92,31 @@ def test_warmup_ramps_the_consistency_weight(data):
     assert int(m.step_) == 1  # evaluation does not advance the warm-up
 
 
+def test_mean_task_loss_and_init_scale(data):
+    """task_mean = the task loss of the test-time path (mixture means) of both passes."""
+    import torch.nn.functional as F
+
+    from robustmsa.missing import apply_missing
+
+    m = build(data, "method_config.init_scale=0.05")
+    scale_bias = torch.stack([lin.bias for lin in m.net.scale.values()])
+    assert torch.allclose(F.softplus(scale_bias) + 1e-4, torch.full_like(scale_bias, 0.05))
+    b = with_present(collate_rows(data["train"], list(range(8))),
+                     torch.tensor([[1, 0, 1]] * 8).bool())
+    m.eval()  # dropout off: the forward and the reference see the same network
+    target = m.task.targets(b.labels)
+    mt, ms = m.net(b), m.net(apply_missing(b, b.train_mask))
+    ref = F.cross_entropy(m.net.predictor(mt.mean), target) + \
+        F.cross_entropy(m.net.predictor(ms.mean), target)
+    assert torch.allclose(m(b).losses["task_mean"], ref, atol=1e-6)
+    off = build(data, "method_config.mean_task_weight=0")
+    assert "task_mean" not in off(b).losses
+
+
 def test_config_errors(data):
     with pytest.raises(ConfigError, match="confidence"):
         build(data, "method_config.confidence=nu")
     with pytest.raises(ConfigError, match="df_max"):
         build(data, "method_config.df_max=2.0")
+    with pytest.raises(ConfigError, match="init_scale"):
+        build(data, "method_config.init_scale=-1")
