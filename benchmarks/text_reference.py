@@ -40,7 +40,7 @@ from robustmsa.metrics import score
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_EPOCHS = {"mosi": 30, "mosei": 12}
-ALPHAS = (0.01, 0.1, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0)
+ALPHAS = (0.01, 0.1, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1e3, 3e3, 1e4, 3e4, 1e5)
 COLUMNS = ("MAE", "Corr", "Has0_acc_2", "Has0_F1_score", "Non0_acc_2", "Non0_F1_score",
            "Mult_acc_5", "Mult_acc_7")
 
