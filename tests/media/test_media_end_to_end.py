@@ -112,3 +112,15 @@ def test_extractor_mismatch_is_refused(trained, pipeline, media_dir):
     other = MediaPipeline({**pipeline.extractors, "audio": build_extractor("psf", rate_hz=50)})
     with pytest.raises(CheckpointError, match="audio extractor differs"):
         predict_media(ckpt, audio=str(media_dir / WAV), pipeline=other)
+
+
+def test_cli_predict_transcript_only(trained, capsys):
+    _, ckpt = trained
+    capsys.readouterr()
+    assert main(["predict", "-c", str(ckpt), "--transcript", WAV_TEXT, "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["present"] == {"text": True, "audio": False, "vision": False}
+    assert res["missing"] == {"audio": "no audio given", "vision": "no video given"}
+    rc = main(["predict", "-c", str(ckpt), "--transcript", WAV_TEXT, "--data", "synthetic:small"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "not both" in err and "Traceback" not in err

@@ -11,7 +11,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "predict", help="predict with a trained checkpoint",
         description="Either --data FILE --split test [--condition ta --mask-seed 7] --out preds.npz "
         "(same masks as `evaluate` for the same seed and condition), or a raw clip: "
-        "--video clip.mp4 | --audio clip.wav [--transcript TEXT|FILE] [--json].",
+        "--video clip.mp4 | --audio clip.wav | --transcript TEXT|FILE [--timings FILE] [--json] "
+        "(any combination; the modalities not given are reported missing).",
     )
     p.add_argument("--checkpoint", "-c", required=True)
     p.add_argument("--data", help="dataset path or name")
@@ -24,6 +25,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--transcript", help="transcript text, or a path to a text file")
     p.add_argument("--timings", help="word timings file ('start end word' lines or JSON); "
                    "needed by models trained on word-aligned features")
+    p.add_argument("--text-model", metavar="PATH", default=None,
+                   help="local Hugging Face encoder folder to use instead of the one recorded in "
+                   "the checkpoint (must produce the same features)")
     p.add_argument("--json", action="store_true", help="print JSON (raw-clip mode)")
     p.set_defaults(func=run)
 
@@ -31,15 +35,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from robustmsa.errors import ConfigError
 
-    if args.video or args.audio:
+    raw = (args.video, args.audio, args.transcript, args.timings)
+    if any(x is not None for x in raw):
+        if args.data:
+            raise ConfigError("give either --data (dataset mode) or raw inputs "
+                              "(--video/--audio/--transcript/--timings), not both")
         from robustmsa.media.predict import format_prediction, predict_media
 
         res = predict_media(args.checkpoint, video=args.video, audio=args.audio,
-                            transcript=args.transcript, timings=args.timings)
+                            transcript=args.transcript, timings=args.timings,
+                            text_model=args.text_model)
         print(json.dumps(res, indent=2) if args.json else format_prediction(res))
         return 0
     if not args.data or not args.out:
-        raise ConfigError("give --data and --out (dataset mode) or --video/--audio (raw clip)")
+        raise ConfigError("give --data and --out (dataset mode) or --video/--audio/--transcript "
+                          "(raw clip)")
     from robustmsa.evaluation.predictions import predict_to_file
 
     path, n = predict_to_file(args.checkpoint, args.data, split=args.split,
