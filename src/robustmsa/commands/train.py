@@ -46,9 +46,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"\nmethod_config for {cfg.method!r} ({cls.Config.__name__}):")
         print("\n".join("  " + s for s in _describe(cls.Config)) or "  (none)")
         return 0
+    from robustmsa.engine.distributed import process_group_from_env
+
     cfg = load_config(args.config, args.overrides)
     out = args.out or f"runs/{cfg.name or cfg.method}-seed{cfg.seed}"
-    res = train(cfg, out, resume=args.resume)
+    # under torchrun: one data-parallel process per rank (robustmsa.engine.distributed)
+    with process_group_from_env(cfg.train.device) as (rank, _):
+        res = train(cfg, out, resume=args.resume)
+    if rank != 0:
+        return 0
     print(json.dumps({"run_dir": str(res.run_dir), "best_epoch": res.best_epoch,
                       "best_valid_score": res.best_score, "epochs": res.epochs_run,
                       "seconds_per_epoch": res.seconds_per_epoch}, indent=2))

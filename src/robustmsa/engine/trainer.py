@@ -8,6 +8,9 @@ Randomness: initialisation, dropout and in-loss sampling use torch's RNG inside
 ``torch.random.fork_rng`` seeded from ``cfg.seed`` (the caller's global state is restored
 afterwards); shuffling and training masks are derived from ``(seed, epoch, sample id)``. A run
 resumed from ``last.pt`` therefore reproduces an uninterrupted run exactly.
+
+Multi-process data parallelism (torch.distributed, launched with ``torchrun``) is described in
+`robustmsa.engine.distributed`; without a process group nothing changes.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import platform
 import sys
 import time
@@ -30,6 +34,7 @@ from robustmsa import __version__
 from robustmsa.config import ExperimentConfig, to_dict
 from robustmsa.data.dataset import collate_rows
 from robustmsa.data.schema import MSADataset
+from robustmsa.engine import distributed as ddp
 from robustmsa.engine.builder import build_method
 from robustmsa.engine.checkpoint import load_checkpoint, save_checkpoint
 from robustmsa.errors import CheckpointError
@@ -140,12 +145,15 @@ class Trainer:
 
     # -- main loop ----------------------------------------------------------------------
     def fit(self, resume: bool = False) -> FitResult:
+        rank, _ = ddp.world()
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.cfg.seed)
+            torch.manual_seed(self.cfg.seed + rank)  # per-rank dropout; DDP syncs the init
             return self._fit(resume)
 
     def _fit(self, resume: bool) -> FitResult:
         cfg, tc = self.cfg, self.cfg.train
+        rank, n_ranks = ddp.world()
+        main = rank == 0
         self.run_dir.mkdir(parents=True, exist_ok=True)
         method = build_method(cfg, self.data.info).to(self.device)
         params = [p for _, p in method.trainable_parameters()]
@@ -166,17 +174,27 @@ class Trainer:
             start, best, best_epoch, bad = ck["epoch"] + 1, ck["best_score"], r["best_epoch"], r["bad"]
             times = list(r["times"])
             logger.info("resuming %s at epoch %d", self.run_dir, start)
-        else:
+        elif main:
             log_path.write_text("")
-        _write_text_atomic(self.run_dir / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
-        _write_text_atomic(self.run_dir / "env.json", json.dumps(_env_info(), indent=2))
+        if main:
+            _write_text_atomic(self.run_dir / "config.yaml",
+                               yaml.safe_dump(to_dict(cfg), sort_keys=False))
+            _write_text_atomic(self.run_dir / "env.json",
+                               json.dumps(_env_info() | {"world_size": n_ranks}, indent=2))
+        net = method
+        if n_ranks > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            net = DistributedDataParallel(
+                method, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=True)
         cond = tc.missing or method.train_missing
         sampler = parse_condition(cond) if cond else None
         train, valid = self.data["train"], self.data["valid"]
         cache = MaskCache()
         conditions = self._select_conditions(method)
         step = start * math.ceil(len(train) / tc.batch_size)
-        with log_path.open("a") as log:
+        with (log_path.open("a") if main else open(os.devnull, "w")) as log:
             for epoch in range(start, tc.epochs):
                 t0 = time.perf_counter()
                 method.train()
@@ -186,12 +204,17 @@ class Trainer:
                 bar = tqdm(range(0, len(train), tc.batch_size), disable=not tc.progress,
                            desc=f"{cfg.name or cfg.method} ep {epoch}", leave=False, file=sys.stderr)
                 for s in bar:
-                    batch = collate_rows(train, order[s : s + tc.batch_size])
+                    rows = order[s : s + tc.batch_size]
+                    if n_ranks > 1:
+                        if len(rows) < n_ranks:
+                            continue  # every rank needs a non-empty shard
+                        rows = rows[rank::n_ranks]
+                    batch = collate_rows(train, rows)
                     if sampler is not None:
                         batch = replace(batch, train_mask=self._train_mask(sampler, batch, epoch))
                     batch = batch.to(self.device)
-                    out = method(batch)
-                    if not torch.isfinite(out.loss):
+                    out = net(batch)
+                    if not ddp.all_finite(out.loss.detach()):
                         raise FloatingPointError(
                             f"{cfg.method}: non-finite loss at epoch {epoch} step {step}: "
                             + ", ".join(f"{k}={float(v):.4g}" for k, v in out.losses.items())
@@ -202,6 +225,7 @@ class Trainer:
                         torch.nn.utils.clip_grad_norm_(params, tc.grad_clip)
                     opt.step()
                     vals = {"loss": float(out.loss.detach())} | {k: float(v.detach()) for k, v in out.losses.items()}
+                    vals = ddp.mean_over_ranks(vals, self.device)
                     for k, v in vals.items():
                         sums[k] = sums.get(k, 0.0) + v
                     nb += 1
@@ -218,7 +242,9 @@ class Trainer:
                 improved = score > best
                 if improved:
                     best, best_epoch, bad = score, epoch, 0
-                    save_checkpoint(self._payload(method, "best", epoch, best), self.run_dir / "best.pt")
+                    if main:
+                        save_checkpoint(self._payload(method, "best", epoch, best),
+                                        self.run_dir / "best.pt")
                 else:
                     bad += 1
                 log.write(json.dumps({
@@ -233,8 +259,9 @@ class Trainer:
                     "optimizer": opt.state_dict(), "torch_rng": torch.get_rng_state(),
                     "best_epoch": best_epoch, "bad": bad, "times": times,
                 }
-                save_checkpoint(payload, last)
-                logger.info("%s epoch %d: select=%.4f best=%.4f (epoch %d) %.1fs", cfg.name or cfg.method,
+                if main:
+                    save_checkpoint(payload, last)
+                (logger.info if main else logger.debug)("%s epoch %d: select=%.4f best=%.4f (epoch %d) %.1fs", cfg.name or cfg.method,
                             epoch, score, best, best_epoch, train_time)
                 if bad >= tc.patience:
                     logger.info("early stopping after %d epochs without improvement", bad)
@@ -244,7 +271,9 @@ class Trainer:
         res = FitResult(self.run_dir, best_epoch, best, len(times),
                         float(np.mean(times)) if times else 0.0, n_all, n_dep)
         summary = {k: (str(v) if isinstance(v, Path) else v) for k, v in res.__dict__.items()}
-        _write_text_atomic(self.run_dir / "summary.json", json.dumps(summary, indent=2))
+        if main:
+            _write_text_atomic(self.run_dir / "summary.json", json.dumps(summary, indent=2))
+        ddp.barrier()  # no rank returns before rank 0 has written everything
         return res
 
 
