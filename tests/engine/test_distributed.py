@@ -8,6 +8,8 @@ with the weights of the 1-process run; only rank 0 writes files.
 from __future__ import annotations
 
 import json
+import os
+import sys
 
 import pytest
 import torch
@@ -23,6 +25,8 @@ OVERRIDES = ("model.dropout=0", "train.batch_size=16", "train.epochs=2")
 
 def _worker(rank: int, world: int, store: str, out: str, method: str, extra: tuple) -> None:
     torch.set_num_threads(1)
+    if sys.platform.startswith("linux"):  # this child process only: talk over loopback, so a
+        os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")  # host name need not resolve
     dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
     try:
         Trainer(tiny_config(method, *OVERRIDES, *extra), make_tiny_dataset(), out).fit()
