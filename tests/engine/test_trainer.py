@@ -91,6 +91,21 @@ def test_frozen_method_requires_matching_teacher(data, tmp_path):
     with pytest.raises(CheckpointError, match="architecture"):
         Trainer(tiny_config("corrkd", "model.d_model=12", "model.num_heads=2",
                             teacher=str(tmp_path / "t/best.pt")), data, tmp_path / "z").fit()
+    with pytest.raises(CheckpointError, match="model.num_layers: teacher 1, student 2"):
+        Trainer(tiny_config("corrkd", "model.num_layers=2", teacher=str(tmp_path / "t/best.pt")),
+                data, tmp_path / "z2").fit()
+    # another dropout rate is regularisation, not architecture: the teacher loads, unchanged
+    Trainer(tiny_config("logit_kd", "train.epochs=1", "model.dropout=0.3",
+                        teacher=str(tmp_path / "t/best.pt")), data, tmp_path / "d").fit()
+    from robustmsa.engine.builder import load_teacher_net
+    from robustmsa.engine.checkpoint import load_checkpoint as load_ck
+    from robustmsa.tasks import Task
+
+    cfg = tiny_config("logit_kd", "model.dropout=0.3")
+    net = load_teacher_net(str(tmp_path / "t/best.pt"), data.info,
+                           Task.build(cfg.task.kind, data.info), cfg.model)
+    stored = load_ck(tmp_path / "t/best.pt")["student"]
+    assert all(torch.equal(v, stored[k]) for k, v in net.state_dict().items())
 
 
 def test_checkpoint_errors(tmp_path):

@@ -18,6 +18,9 @@ def method_class(name: str) -> type[Method]:
         raise ConfigError(str(e.args[0])) from None
 
 
+REGULARISATION_FIELDS = frozenset({"dropout", "embed_dropout"})
+
+
 def load_teacher_net(path: str, info: DatasetInfo, task: Task, model: BackboneConfig) -> MultimodalNet:
     """Load a trained ``teacher`` checkpoint and check it matches the data, task and model."""
     ck = load_checkpoint(path)
@@ -29,11 +32,15 @@ def load_teacher_net(path: str, info: DatasetInfo, task: Task, model: BackboneCo
         )
     if ck["task"]["kind"] != task.kind:
         raise CheckpointError(f"{path}: teacher task {ck['task']['kind']!r} != {task.kind!r}")
-    if ck["config"]["model"] != to_dict(model):
-        raise CheckpointError(
-            f"{path}: teacher architecture {ck['config']['model']} != student {to_dict(model)}"
-        )
-    net = MultimodalNet(info.dims, task.num_outputs, model)
+    # dropout rates are regularisation, not architecture: a frozen teacher runs in eval mode
+    arch = {k: v for k, v in to_dict(model).items() if k not in REGULARISATION_FIELDS}
+    t_arch = {k: v for k, v in ck["config"]["model"].items() if k not in REGULARISATION_FIELDS}
+    if t_arch != arch:
+        diff = ", ".join(f"model.{k}: teacher {t_arch.get(k)!r}, student {arch.get(k)!r}"
+                         for k in sorted(set(arch) | set(t_arch)) if arch.get(k) != t_arch.get(k))
+        raise CheckpointError(f"{path}: teacher architecture differs from the student's ({diff})")
+    t_model = dataclass_from_dict(BackboneConfig, ck["config"]["model"], f"{path}: model")
+    net = MultimodalNet(info.dims, task.num_outputs, t_model)
     net.load_state_dict(ck["student"])
     return net
 
