@@ -180,31 +180,37 @@ class MiniLMTextExtractor(Extractor):
         return d
 
     # -- extraction ---------------------------------------------------------------------
-    def encode(self, texts: list[str]) -> list[np.ndarray]:
-        """Token-level features of each text: a list of (T_i, D) float32 arrays.
+    def _forward(self, items: list, **tokenizer_options: Any) -> Iterator[tuple[int, Any, int, np.ndarray]]:
+        """Encode ``items`` ``batch_size`` at a time, shortest first.
 
-        Texts are sorted by length and encoded ``batch_size`` at a time.
+        Yields ``(item index, tokenizer output, row in the batch, (B, T, D) hidden states)``.
         """
         import torch
 
         self.load()
-        out: list[np.ndarray | None] = [None] * len(texts)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        order = sorted(range(len(items)), key=lambda i: len(items[i]))
         bs = max(1, int(self.config.batch_size))
         with torch.inference_mode():
             for s in range(0, len(order), bs):
                 idx = order[s : s + bs]
                 enc = self._tokenizer(
-                    [texts[i] for i in idx],
+                    [items[i] for i in idx],
                     padding=True,
                     truncation=True,
                     max_length=int(self.config.max_tokens),
                     return_tensors="pt",
+                    **tokenizer_options,
                 )
-                hidden = self._model(**enc).last_hidden_state.float().numpy()
-                lens = enc["attention_mask"].sum(dim=1).tolist()
+                hidden = self._model(**enc).last_hidden_state.float().numpy()  # (B, T, D)
                 for j, i in enumerate(idx):
-                    out[i] = np.ascontiguousarray(hidden[j, : int(lens[j])], dtype=np.float32)
+                    yield i, enc, j, hidden
+
+    def encode(self, texts: list[str]) -> list[np.ndarray]:
+        """Token-level features of each text: a list of (T_i, D) float32 arrays."""
+        out: list[np.ndarray | None] = [None] * len(texts)
+        for i, enc, j, hidden in self._forward(list(texts)):
+            n = int(enc["attention_mask"][j].sum())
+            out[i] = np.ascontiguousarray(hidden[j, :n], dtype=np.float32)
         return out  # type: ignore[return-value]
 
     def encode_words(self, word_lists: list[list[str]]) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -213,8 +219,6 @@ class MiniLMTextExtractor(Extractor):
         A word's row is the mean of its word pieces' vectors; words cut off by ``max_tokens``
         get a zero row and a False mask entry.
         """
-        import torch
-
         self.load()
         if not getattr(self._tokenizer, "is_fast", False):
             raise ConfigError(
@@ -222,27 +226,13 @@ class MiniLMTextExtractor(Extractor):
                 "(tokenizer.json)"
             )
         out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(word_lists)
-        order = sorted(range(len(word_lists)), key=lambda i: len(word_lists[i]))
-        bs = max(1, int(self.config.batch_size))
-        with torch.inference_mode():
-            for s in range(0, len(order), bs):
-                idx = order[s : s + bs]
-                enc = self._tokenizer(
-                    [list(word_lists[i]) for i in idx],
-                    is_split_into_words=True,
-                    padding=True,
-                    truncation=True,
-                    max_length=int(self.config.max_tokens),
-                    return_tensors="pt",
-                )
-                hidden = self._model(**enc).last_hidden_state.float().numpy()  # (B, T, D)
-                for j, i in enumerate(idx):
-                    n_words = len(word_lists[i])
-                    wid = np.array([-1 if w is None else w for w in enc.word_ids(j)])  # (T,)
-                    onehot = (wid[None, :] == np.arange(n_words)[:, None]).astype(np.float32)
-                    counts = onehot.sum(1)  # (W,)
-                    feats = onehot @ hidden[j] / np.maximum(counts, 1)[:, None]  # (W, D)
-                    out[i] = (np.ascontiguousarray(feats, dtype=np.float32), counts > 0)
+        items = [list(w) for w in word_lists]
+        for i, enc, j, hidden in self._forward(items, is_split_into_words=True):
+            wid = np.array([-1 if w is None else w for w in enc.word_ids(j)])  # (T,)
+            onehot = (wid[None, :] == np.arange(len(items[i]))[:, None]).astype(np.float32)
+            counts = onehot.sum(1)  # (W,)
+            feats = onehot @ hidden[j] / np.maximum(counts, 1)[:, None]  # (W, D)
+            out[i] = (np.ascontiguousarray(feats, dtype=np.float32), counts > 0)
         return out  # type: ignore[return-value]
 
     def extract_words(self, words: list[str]) -> ModalityFeatures:
