@@ -201,7 +201,7 @@ class Trainer:
                 order = np.random.default_rng([cfg.seed, epoch]).permutation(len(train))
                 sums: dict[str, float] = {}
                 nb = 0
-                bar = tqdm(range(0, len(train), tc.batch_size), disable=not tc.progress,
+                bar = tqdm(range(0, len(train), tc.batch_size), disable=not (tc.progress and main),
                            desc=f"{cfg.name or cfg.method} ep {epoch}", leave=False, file=sys.stderr)
                 for s in bar:
                     rows = order[s : s + tc.batch_size]
