@@ -42,6 +42,7 @@ class CountingPipeline:
     def __init__(self, inner, interrupt_after: int | None = None) -> None:
         self.inner, self.calls, self.interrupt_after = inner, 0, interrupt_after
         self.extractors = inner.extractors
+        self.align = inner.align
 
     def describe(self):
         return self.inner.describe()

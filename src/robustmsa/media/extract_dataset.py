@@ -153,13 +153,13 @@ def extract_dataset(
             ``align="words"``. A clip without timings is logged as failed and skipped.
     """
     rows = read_label_csv(labels, limit=limit)
-    if pipeline is not None and getattr(pipeline, "align", None) == "words" and timings_dir is None:
+    if pipeline is not None and pipeline.align == "words" and timings_dir is None:
         raise ConfigError("a word-aligned pipeline needs timings_dir (--timings DIR)")
     if timings_dir is not None:
         if not Path(timings_dir).is_dir():
             raise DataError(f"{timings_dir}: word timings folder not found")
         pipeline = pipeline or MediaPipeline.default(align="words")
-        if getattr(pipeline, "align", None) != "words":
+        if pipeline.align != "words":
             raise ConfigError("timings_dir given but the pipeline is not word-aligned")
     tdir = Path(timings_dir) if timings_dir is not None else None
     root = Path(media_root) if media_root is not None else Path(labels).parent

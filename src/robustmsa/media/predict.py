@@ -178,7 +178,7 @@ def predict_media(
         pipeline = _build_pipeline(checkpoint, mods, ckpt_ext, text_model)
     check_compatibility(checkpoint, pipeline, dims, ckpt_ext)
     words = read_word_timings(timings) if timings is not None else None
-    if getattr(pipeline, "align", None) == "words" and words is None:
+    if pipeline.align == "words" and words is None:
         raise ConfigError(
             f"{checkpoint}: the model was trained on word-aligned features; give the clip's "
             "word timings (--timings FILE: 'start end word' lines or JSON)"

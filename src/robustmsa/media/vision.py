@@ -152,7 +152,8 @@ class FaceMeshVisionExtractor(Extractor):
         """Features of a sequence of RGB uint8 (H, W, 3) frames of one clip.
 
         ``times`` (filled while ``frames`` is consumed, one entry per frame) gives the frame
-        times in seconds; without it frames are taken to be ``1 / fps`` apart.
+        times in seconds; without it frames are taken to be ``1 / fps`` apart (1/30 s when
+        ``fps`` is 0, i.e. every decoded frame).
         """
         self.load()
         self._mesh.reset()  # no tracking state carried over from the previous clip
