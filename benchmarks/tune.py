@@ -22,6 +22,7 @@ from robustmsa.benchmark import RunSpec, _experiment, load_benchmark_config
 from robustmsa.config import ExperimentConfig, dataclass_from_dict
 from robustmsa.engine.builder import method_class
 from robustmsa.engine.trainer import Trainer
+from robustmsa.fileio import atomic_write
 
 GRIDS: dict[str, list[dict]] = {
     "corrkd": [
@@ -72,9 +73,9 @@ def main() -> None:
     best = max(rows, key=lambda r: r["valid_select_score"])
     dest = Path("benchmarks/results") / \
         f"tune_{args.method}_{data.info.name.replace(':', '_')}.json"
-    dest.write_text(json.dumps({"config": args.config, "method": args.method,
+    atomic_write(dest, json.dumps({"config": args.config, "method": args.method,
                                 "seeds": args.seeds, "selection": "validation only",
-                                "best": best["method_config"], "rows": rows}, indent=1))
+                                "best": best["method_config"], "rows": rows}, indent=1).encode())
     print("best on validation:", best["method_config"], "\nwrote", dest)
 
 

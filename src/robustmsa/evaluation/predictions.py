@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from robustmsa.evaluation.evaluator import MaskCache, predict_split
+from robustmsa.fileio import atomic_write
 from robustmsa.inference import check_data_fits, load_method
 
 
@@ -27,11 +28,8 @@ def predict_to_file(checkpoint: str, data: str, *, split: str, condition: str, m
     sp = ds[split]
     mask = None if condition == "complete" else MaskCache().get(sp, split, condition, mask_seed)
     ps = predict_split(method, sp, mask=mask, condition=condition)
-    p = Path(out)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + ".tmp.npz")
-    np.savez(tmp, pred=ps.probs if ps.probs is not None else ps.score, score=ps.score,
-             label=ps.labels, id=np.asarray(ps.ids).astype(str),
-             condition=np.asarray(condition), mask_seed=np.asarray(mask_seed))
-    os.replace(tmp, p)
+    arrays = {"pred": ps.probs if ps.probs is not None else ps.score, "score": ps.score,
+              "label": ps.labels, "id": np.asarray(ps.ids).astype(str),
+              "condition": np.asarray(condition), "mask_seed": np.asarray(mask_seed)}
+    p = atomic_write(out, lambda fh: np.savez(fh, **arrays))
     return p, len(ps.ids)
