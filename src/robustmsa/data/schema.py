@@ -37,6 +37,10 @@ class MSASplit:
         labels: (N,) float32 sentiment scores, or int64 class ids for native-class data.
         ids: (N,) sample ids as str.
         extras: optional extra arrays with a leading N axis (e.g. ``text_sim``).
+        groups: optional (N,) str group of each sample (the video / dialogue an utterance
+            belongs to), in the split's row order; None when the source has no grouping.
+            Used by conversation-level methods (GCNet) and grouped cross-validation; see
+            `robustmsa.data.groups`.
     """
 
     features: dict[str, np.ndarray]
@@ -44,6 +48,7 @@ class MSASplit:
     labels: np.ndarray
     ids: np.ndarray
     extras: dict[str, np.ndarray] = field(default_factory=dict)
+    groups: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -60,6 +65,7 @@ class MSASplit:
             labels=self.labels[rows].copy(),
             ids=self.ids[rows].copy(),
             extras={k: v[rows].copy() for k, v in self.extras.items()},
+            groups=None if self.groups is None else self.groups[rows].copy(),
         )
 
 
@@ -133,6 +139,8 @@ def validate_split(split: MSASplit, *, source: str, split_name: str) -> None:
         raise DataError(f"{where}: the split is empty (0 samples)")
     if split.ids.shape[0] != n:
         raise DataError(f"{where}: 'id' has {split.ids.shape[0]} entries but labels have {n}")
+    if split.groups is not None and np.shape(split.groups) != (n,):
+        raise DataError(f"{where}: 'groups' has shape {np.shape(split.groups)}, expected ({n},)")
     if not np.all(np.isfinite(np.asarray(split.labels, dtype=np.float64))):
         raise DataError(f"{where}: labels contain NaN or ±inf")
     for m, x in split.features.items():
@@ -224,8 +232,10 @@ def save_dataset(ds: MSADataset, path: str | os.PathLike) -> Path:
         arrays[f"{sname}/ids"] = np.asarray(sp.ids).astype(str)
         for k, v in sp.extras.items():
             arrays[f"{sname}/extra/{k}"] = np.asarray(v)
+        if sp.groups is not None:
+            arrays[f"{sname}/groups"] = np.asarray(sp.groups).astype(str)
         meta_splits[sname] = {"n": len(sp), "modalities": list(sp.modalities),
-                              "extras": sorted(sp.extras)}
+                              "extras": sorted(sp.extras), "groups": sp.groups is not None}
     meta = {
         "format": "robustmsa-dataset",
         "format_version": FORMAT_VERSION,
@@ -273,9 +283,10 @@ def load_dataset(path: str | os.PathLike) -> MSADataset:
             labels = arrays[f"{sname}/labels"]
             ids = arrays[f"{sname}/ids"]
             extras = {k: arrays[f"{sname}/extra/{k}"] for k in sm.get("extras", [])}
+            groups = arrays[f"{sname}/groups"] if sm.get("groups") else None
         except KeyError as e:
             raise DataError(f"{p}: split {sname!r} lacks array {e.args[0]!r}") from None
-        splits[sname] = MSASplit(feats, lens, labels, ids, extras)
+        splits[sname] = MSASplit(feats, lens, labels, ids, extras, groups)
     info = DatasetInfo.from_dict(meta["info"])
     checked = infer_info(
         splits, name=info.name, source=str(p), label_kind=info.label_kind,

@@ -47,6 +47,7 @@ from robustmsa.data.readers.common import (
     lengths_from_nonzero,
     read_split_pickle,
 )
+from robustmsa.data.groups import groups_from_ids
 from robustmsa.data.schema import MSADataset, MSASplit, infer_info
 from robustmsa.errors import DataError
 from robustmsa.types import MODALITIES
@@ -133,7 +134,9 @@ def _read_split(d: Mapping, *, source: str, split: str) -> MSASplit:
             if not np.all(np.isfinite(extras[name])):
                 raise DataError(f"{source} [{split}]: {key!r} contains NaN or ±inf")
     ids = as_ids(d.get("id"), n, source=source, split=split)
-    return MSASplit(features=feats, lengths=lengths, labels=labels, ids=ids, extras=extras)
+    groups = groups_from_ids(ids) if "id" in d else None
+    return MSASplit(features=feats, lengths=lengths, labels=labels, ids=ids, extras=extras,
+                    groups=groups)
 
 
 def from_object(obj: Any, *, source: str, name: str) -> MSADataset:

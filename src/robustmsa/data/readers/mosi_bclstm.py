@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from robustmsa.data.groups import groups_from_ids
 from robustmsa.data.schema import MSADataset, MSASplit, infer_info
 from robustmsa.errors import DataError
 
@@ -210,7 +211,7 @@ def read_mosi_bclstm(
         splits[name] = MSASplit(
             features={m: x[sel] for m, x in feats.items()},
             lengths={m: np.ones(len(sel), dtype=np.int64) for m in feats},
-            labels=y[sel], ids=ids[sel],
+            labels=y[sel], ids=ids[sel], groups=groups_from_ids(ids[sel]),
         )
     if dropped:
         logger.info("%s: dropped %d clips without a continuous score: %s",
