@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from robustmsa.data.groups import groups_from_ids
 from robustmsa.data.readers.common import (
     as_float,
     as_ids,
@@ -47,7 +48,6 @@ from robustmsa.data.readers.common import (
     lengths_from_nonzero,
     read_split_pickle,
 )
-from robustmsa.data.groups import groups_from_ids
 from robustmsa.data.schema import MSADataset, MSASplit, infer_info
 from robustmsa.errors import DataError
 from robustmsa.types import MODALITIES
