@@ -1,9 +1,24 @@
 """``robustmsa benchmark``: train several methods over several seeds, evaluate all of them on
 identical masks, and write one comparison report.
 
-For every seed the ``teacher`` run is trained first; frozen-teacher methods of that seed are
-distilled from it. A finished run (its ``summary.json`` exists with the same config) is reused,
-so an interrupted benchmark continues where it stopped.
+Structure (each phase is one function, so a new grid dimension or per-run measurement is an
+isolated change):
+
+1. `plan_runs` — the grid: one `RunTask` per (run, seed) cell, with its resolved config, run
+   directory and dependencies (frozen-teacher methods need the ``teacher`` task of their
+   seed). New grid dimensions (e.g. cross-validation folds) extend `grid_cells`.
+2. `run_trainings` — trains every task not finished yet, sequentially, in ``workers`` local
+   processes, or as Ray tasks (`robustmsa.engine.grid`); a task starts when its
+   dependencies are done; a live "k of N runs done" line; each run logs to ``train.log`` in
+   its directory. A finished run (``summary.json`` written with the same config) is reused,
+   so an interrupted benchmark resumes where it stopped, whatever the executor.
+3. `evaluate_runs` — every run's ``best.pt`` on identical masks, in this process, in grid
+   order (so ``results.json`` is the same whichever executor trained the runs), plus one cost
+   row per run (`run_costs`).
+4. the report (`robustmsa.evaluation.report.write_report`).
+
+Trainings are independent processes' work: each uses ``train.threads`` torch threads (default
+1), so N workers on N cores do not oversubscribe them.
 """
 
 from __future__ import annotations
@@ -11,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,11 +43,11 @@ from robustmsa.config import (
 )
 from robustmsa.data.schema import MSADataset
 from robustmsa.engine.builder import method_class
-from robustmsa.engine.trainer import Trainer
 from robustmsa.errors import ConfigError
 from robustmsa.evaluation.api import evaluate_method
 from robustmsa.evaluation.evaluator import MaskCache
 from robustmsa.evaluation.report import write_report
+from robustmsa.fileio import atomic_write
 from robustmsa.inference import load_method
 
 logger = logging.getLogger(__name__)
@@ -76,6 +92,32 @@ class BenchmarkConfig:
     title: str = "robustmsa benchmark"
 
 
+@dataclass
+class RunTask:
+    """One training of the grid: a (run, seed[, more dimensions]) cell.
+
+    Attributes:
+        key: unique id, the run directory relative to ``out_dir`` (``teacher/seed0``).
+        run: the `RunSpec` (report row).
+        cell: the grid coordinates (``{"seed": 0}``; other dimensions add keys).
+        config: the resolved experiment config of this training.
+        run_dir: where it trains (``out_dir/key``); must be on a path every worker sees.
+        deps: keys of the tasks that must have finished first (the seed's teacher).
+    """
+
+    key: str
+    run: RunSpec
+    cell: dict[str, Any]
+    config: ExperimentConfig
+    run_dir: Path
+    deps: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> dict[str, Any]:
+        """The fields every result record of this run carries."""
+        return {"method": self.run.name, **self.cell}
+
+
 def load_benchmark_config(path: str | Path, overrides: list[str] | None = None) -> BenchmarkConfig:
     raw = deep_merge(read_yaml(path), parse_overrides(overrides or []))
     cfg = dataclass_from_dict(BenchmarkConfig, raw, str(path))
@@ -96,46 +138,148 @@ def _experiment(bc: BenchmarkConfig, run: RunSpec, seed: int, teacher: str) -> E
     return dataclass_from_dict(ExperimentConfig, raw, f"runs[{run.name}]")
 
 
-def run_benchmark(bc: BenchmarkConfig, data: MSADataset | None = None) -> Path:
-    """Train + evaluate every run for every seed; returns the report path."""
+# -- 1. the grid ---------------------------------------------------------------------------
+def grid_cells(bc: BenchmarkConfig) -> Iterator[dict[str, Any]]:
+    """The grid coordinates besides the run: one dict per cell, in execution order."""
+    for seed in bc.seeds:
+        yield {"seed": seed}
+
+
+def cell_config(bc: BenchmarkConfig, run: RunSpec, cell: dict[str, Any],
+                teacher: str) -> ExperimentConfig:
+    """The experiment config of ``run`` in ``cell`` (a new grid dimension maps its
+    coordinate onto the config here)."""
+    return _experiment(bc, run, cell["seed"], teacher)
+
+
+def _cell_dir(cell: dict[str, Any]) -> str:
+    return "/".join(f"{k}{v}" for k, v in cell.items())
+
+
+def plan_runs(bc: BenchmarkConfig) -> list[RunTask]:
+    """Every training of the benchmark, teachers of a cell before the runs distilled from them."""
     out = Path(bc.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "benchmark.yaml").write_text(yaml.safe_dump(to_dict(bc), sort_keys=False))
-    base = dataclass_from_dict(ExperimentConfig, bc.base, "base")
-    data = data or base.data.load()
-    order = sorted(bc.runs, key=lambda r: method_class(r.method).teacher_mode == "frozen")
-    needs_teacher = any(method_class(r.method).teacher_mode == "frozen" for r in bc.runs)
+    frozen = {r.name for r in bc.runs if method_class(r.method).teacher_mode == "frozen"}
     teacher_run = next((r for r in bc.runs if r.method == "teacher"), None)
-    if needs_teacher and teacher_run is None:
+    if frozen and teacher_run is None:
         raise ConfigError("frozen-teacher methods need a run with method: teacher")
+    order = sorted(bc.runs, key=lambda r: r.name in frozen)  # stable: teachers first
+    tasks = []
+    for cell in grid_cells(bc):
+        sub = _cell_dir(cell)
+        teacher_key = f"{teacher_run.name}/{sub}" if teacher_run else ""
+        for run in order:
+            key = f"{run.name}/{sub}"
+            teacher_ckpt = str(out / teacher_key / "best.pt") if teacher_run else ""
+            cfg = cell_config(bc, run, cell, teacher_ckpt)
+            deps = (teacher_key,) if run.name in frozen else ()
+            tasks.append(RunTask(key, run, dict(cell), cfg, out / key, deps))
+    return tasks
+
+
+def is_done(task: RunTask) -> bool:
+    """Whether ``task`` finished earlier with the same config (its run is reused)."""
+    d = task.run_dir
+    try:
+        return (d / "summary.json").exists() and (d / "config.yaml").exists() and \
+            yaml.safe_load((d / "config.yaml").read_text()) == to_dict(task.config)
+    except (OSError, yaml.YAMLError):
+        return False
+
+
+# -- 2. trainings --------------------------------------------------------------------------
+def train_task(task: RunTask, data: MSADataset) -> dict[str, Any]:
+    """Train one task (unless finished) with its log in ``run_dir/train.log``; returns its
+    ``summary.json`` plus ``train_wall_s`` and ``reused``. Runs in whichever process the
+    executor chose."""
+    from robustmsa.engine.trainer import Trainer
+
+    t0 = time.perf_counter()
+    reused = is_done(task)
+    if not reused:
+        task.run_dir.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(task.run_dir / "train.log", mode="w")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root = logging.getLogger("robustmsa")
+        root.addHandler(handler)
+        level = root.level
+        if root.getEffectiveLevel() > logging.INFO:
+            root.setLevel(logging.INFO)
+        try:
+            Trainer(task.config, data, task.run_dir).fit()
+        finally:
+            root.removeHandler(handler)
+            root.setLevel(level)
+            handler.close()
+    summary = json.loads((task.run_dir / "summary.json").read_text())
+    return summary | {"train_wall_s": time.perf_counter() - t0, "reused": reused}
+
+
+def run_trainings(tasks: list[RunTask], data: MSADataset, *, workers: int = 1,
+                  ray_address: str | None = None, progress: bool = True) -> dict[str, dict]:
+    """Train every task (dependencies first) with the chosen executor; key -> summary."""
+    from robustmsa.engine import grid
+
+    if ray_address is not None:
+        executor: grid.Executor = grid.RayExecutor(ray_address, data, workers)
+    elif workers > 1:
+        executor = grid.ProcessExecutor(workers, data)
+    else:
+        executor = grid.InlineExecutor(data)
+    return grid.run_graph(tasks, executor, progress=progress)
+
+
+# -- 3. evaluation -------------------------------------------------------------------------
+def run_costs(task: RunTask, summary: dict[str, Any], eval_s: float) -> dict[str, Any]:
+    """The cost row of one run (``costs.json``)."""
+    return {**task.label, "params_total": summary["num_parameters"],
+            "params_deployed": summary["num_deployable_parameters"],
+            "epochs": summary["epochs_run"], "best_epoch": summary["best_epoch"],
+            "s_per_epoch": summary["seconds_per_epoch"], "eval_s": eval_s,
+            "train_wall_s": summary.get("train_wall_s", 0.0),
+            "reused": summary.get("reused", False)}
+
+
+def evaluate_run(task: RunTask, data: MSADataset, bc: BenchmarkConfig,
+                 cache: MaskCache) -> tuple[list[dict], float]:
+    """Records of one trained run on the benchmark's protocols; (records, seconds)."""
+    method, _ = load_method(task.run_dir / "best.pt")
+    return evaluate_method(method, data, protocols=bc.protocols, conditions=bc.conditions,
+                           mask_seeds=bc.mask_seeds, label=task.label, cache=cache)
+
+
+def evaluate_runs(tasks: list[RunTask], summaries: dict[str, dict], data: MSADataset,
+                  bc: BenchmarkConfig) -> tuple[list[dict], list[dict]]:
+    """(records, cost rows) of every task, in grid order, on shared masks."""
     records, costs = [], []
     cache = MaskCache()
-    for seed in bc.seeds:
-        teacher_ckpt = str(out / f"{teacher_run.name}/seed{seed}/best.pt") if teacher_run else ""
-        for run in order:
-            cfg = _experiment(bc, run, seed, teacher_ckpt)
-            run_dir = out / run.name / f"seed{seed}"
-            summary = run_dir / "summary.json"
-            done = summary.exists() and (run_dir / "config.yaml").exists() and \
-                yaml.safe_load((run_dir / "config.yaml").read_text()) == to_dict(cfg)
-            t0 = time.perf_counter()
-            if not done:
-                logger.info("training %s seed %d", run.name, seed)
-                Trainer(cfg, data, run_dir).fit()
-            res = json.loads(summary.read_text())
-            method, _ = load_method(run_dir / "best.pt")
-            recs, eval_s = evaluate_method(
-                method, data, protocols=bc.protocols, conditions=bc.conditions,
-                mask_seeds=bc.mask_seeds, label={"method": run.name, "seed": seed}, cache=cache)
-            records += recs
-            costs.append({"method": run.name, "seed": seed, "params_total": res["num_parameters"],
-                          "params_deployed": res["num_deployable_parameters"],
-                          "epochs": res["epochs_run"], "best_epoch": res["best_epoch"],
-                          "s_per_epoch": res["seconds_per_epoch"], "eval_s": eval_s,
-                          "wall_s": time.perf_counter() - t0})
-    costs_avg = _average_costs(costs)
-    (out / "costs.json").write_text(json.dumps(costs, indent=1))
-    return write_report(records, out, title=bc.title, costs=costs_avg,
+    for task in tasks:
+        recs, eval_s = evaluate_run(task, data, bc, cache)
+        records += recs
+        costs.append(run_costs(task, summaries[task.key], eval_s))
+    return records, costs
+
+
+def run_benchmark(bc: BenchmarkConfig, data: MSADataset | None = None, *, workers: int = 1,
+                  ray_address: str | None = None, progress: bool = True) -> Path:
+    """Train + evaluate every run of every cell; returns the report path.
+
+    Args:
+        workers: local processes training independent runs at once (1 = this process).
+        ray_address: run the trainings as Ray tasks on this cluster (``"local"`` starts one
+            with ``workers`` CPUs); ``out_dir`` must be on storage every node sees.
+    """
+    out = Path(bc.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write(out / "benchmark.yaml", yaml.safe_dump(to_dict(bc), sort_keys=False).encode())
+    base = dataclass_from_dict(ExperimentConfig, bc.base, "base")
+    data = data or base.data.load()
+    tasks = plan_runs(bc)
+    summaries = run_trainings(tasks, data, workers=workers, ray_address=ray_address,
+                              progress=progress)
+    records, costs = evaluate_runs(tasks, summaries, data, bc)
+    atomic_write(out / "costs.json", json.dumps(costs, indent=1).encode())
+    return write_report(records, out, title=bc.title, costs=_average_costs(costs),
                         preamble=f"Config: `{out / 'benchmark.yaml'}`. Seeds: {bc.seeds}.")
 
 

@@ -65,6 +65,12 @@ class TrainConfig:
     progress: show a progress bar.
     log_every: write a step record to metrics.jsonl every N steps.
     device: "cpu", "cuda", "cuda:N" or "auto" (CUDA when available).
+    threads: torch intra-op threads while this run trains (restored afterwards; recorded in
+        the run's env.json); 0 = leave the process setting alone (torch's default is one per
+        core). Default 1: this model is small, so a second thread gains little on an idle
+        machine and costs several-fold when other jobs share the cores (measured in
+        ``benchmarks/train_speed.py``); ``robustmsa benchmark --workers N`` runs N
+        single-thread trainings side by side.
     """
 
     epochs: int = 50
@@ -80,6 +86,7 @@ class TrainConfig:
     progress: bool = True
     log_every: int = 1
     device: str = "cpu"
+    threads: int = 1
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
@@ -87,6 +94,8 @@ class TrainConfig:
                 raise ConfigError(f"train.{name} must be >= 1; got {getattr(self, name)}")
         if self.lr <= 0:
             raise ConfigError(f"train.lr must be > 0; got {self.lr}")
+        if self.threads < 0:
+            raise ConfigError(f"train.threads must be >= 0 (0 = torch's default); got {self.threads}")
 
 
 @dataclass

@@ -22,6 +22,8 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -78,6 +80,18 @@ def _env_info() -> dict:
         "platform": platform.platform(),
         "threads": torch.get_num_threads(),
     }
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run with ``n`` torch intra-op threads (0 = unchanged), restoring the setting afterwards."""
+    prev = torch.get_num_threads()
+    if n > 0:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(prev)
 
 
 def _write_text_atomic(path: Path, text: str) -> None:
@@ -146,7 +160,7 @@ class Trainer:
     # -- main loop ----------------------------------------------------------------------
     def fit(self, resume: bool = False) -> FitResult:
         rank, _ = ddp.world()
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=[]), torch_threads(self.cfg.train.threads):
             torch.manual_seed(self.cfg.seed + rank)  # per-rank dropout; DDP syncs the init
             return self._fit(resume)
 
@@ -157,7 +171,9 @@ class Trainer:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         method = build_method(cfg, self.data.info).to(self.device)
         params = [p for _, p in method.trainable_parameters()]
-        opt = torch.optim.Adam(params, lr=tc.lr, weight_decay=tc.weight_decay)
+        # fused: one kernel for all parameters (same update; several-fold cheaper on CPU)
+        opt = torch.optim.Adam(params, lr=tc.lr, weight_decay=tc.weight_decay,
+                               fused=self.device.type in ("cpu", "cuda") or None)
         start, best, best_epoch, bad, times = 0, -math.inf, -1, 0, []
         log_path = self.run_dir / "metrics.jsonl"
         last = self.run_dir / "last.pt"

@@ -15,13 +15,30 @@ import torch
 from robustmsa.data.dataset import collate_rows
 from robustmsa.data.schema import MSASplit
 from robustmsa.missing import MissingMask, apply_missing, draw_mask, parse_condition
+from robustmsa.nn.backbone import reuse_encodings
+from robustmsa.types import Batch
 
 
 @dataclass
 class MaskCache:
-    """Caches full-split masks by (split name, n, condition key, seed)."""
+    """Caches full-split masks by (split name, n, condition key, seed), and the split's
+    collated complete batches (by split object: differently standardised copies of a split
+    share masks, not features)."""
 
     store: dict[tuple, MissingMask] = field(default_factory=dict)
+    collated: dict[tuple[int, int], tuple[MSASplit, list[tuple[np.ndarray, Batch]]]] = field(
+        default_factory=dict)
+
+    def batches(self, split: MSASplit, batch_size: int) -> list[tuple[np.ndarray, Batch]]:
+        """(rows, complete batch) pairs covering ``split`` in order, collated once."""
+        key = (id(split), batch_size)
+        hit = self.collated.get(key)
+        if hit is None or hit[0] is not split:
+            n = len(split)
+            chunks = [np.arange(s, min(n, s + batch_size)) for s in range(0, n, batch_size)]
+            hit = (split, [(rows, collate_rows(split, rows)) for rows in chunks])
+            self.collated[key] = hit
+        return hit[1]
 
     def get(self, split: MSASplit, split_name: str, condition: str, seed: int) -> MissingMask:
         sampler = parse_condition(condition)
@@ -56,16 +73,21 @@ def predict_split(
     batch_size: int = 256,
     device: str | torch.device = "cpu",
     condition: str = "complete",
+    batches: list[tuple[np.ndarray, Batch]] | None = None,
 ) -> PredictionSet:
-    """Predictions of ``method.predict`` over ``split`` in order, input masked by ``mask``."""
+    """Predictions of ``method.predict`` over ``split`` in order, input masked by ``mask``.
+
+    ``batches``: the split's complete batches, already collated (`MaskCache.batches`).
+    """
     was_training = method.training
     method.eval()
     scores, probs = [], []
     n = len(split)
+    if batches is None:
+        batches = ((rows, collate_rows(split, rows))
+                   for rows in (np.arange(s, min(n, s + batch_size)) for s in range(0, n, batch_size)))
     try:
-        for s in range(0, n, batch_size):
-            rows = np.arange(s, min(n, s + batch_size))
-            batch = collate_rows(split, rows)
+        for rows, batch in batches:
             if mask is not None:
                 batch = apply_missing(batch, mask[rows])
             batch = batch.to(device)
@@ -105,11 +127,14 @@ def evaluate_conditions(
     cache = cache or MaskCache()
     task = method.task
     out = []
-    for cond in conditions:
-        for ms in mask_seeds:
-            mask = None if cond == "complete" else cache.get(split, split_name, cond, ms)
-            ps = predict_split(method, split, mask=mask, batch_size=batch_size, device=device,
-                               condition=cond)
-            for k, v in task.metrics(ps.score, ps.probs, ps.labels).items():
-                out.append({"condition": cond, "mask_seed": int(ms), "metric": k, "value": v})
+    batches = cache.batches(split, batch_size)
+    # a modality that a condition leaves untouched is encoded once for all conditions
+    with reuse_encodings(x for _, b in batches for x in b.features.values()):
+        for cond in conditions:
+            for ms in mask_seeds:
+                mask = None if cond == "complete" else cache.get(split, split_name, cond, ms)
+                ps = predict_split(method, split, mask=mask, batch_size=batch_size,
+                                   device=device, condition=cond, batches=batches)
+                for k, v in task.metrics(ps.score, ps.probs, ps.labels).items():
+                    out.append({"condition": cond, "mask_seed": int(ms), "metric": k, "value": v})
     return out

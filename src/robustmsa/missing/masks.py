@@ -97,6 +97,8 @@ def draw_mask(
     """
     mods = tuple(m for m in MODALITIES if m in seq_lens)
     n = len(ids)
+    if getattr(sampler, "uses_rng", True) is False:
+        return _draw_fixed(sampler, n, lengths, seq_lens, mods)
     present = np.zeros((n, len(mods)), dtype=bool)
     keep = {m: np.zeros((n, seq_lens[m]), dtype=bool) for m in mods}
     key = sampler.key + (f"|{salt}" if salt else "")
@@ -110,6 +112,26 @@ def draw_mask(
             # a modality whose valid frames were all dropped carries nothing: not present
             if present[i, j] and not kp[m][: row_len[m]].any():
                 present[i, j] = False
+    return MissingMask(
+        present=torch.from_numpy(present),
+        keep={m: torch.from_numpy(v) for m, v in keep.items()},
+        modalities=mods,
+    )
+
+
+def _draw_fixed(sampler: RowSampler, n: int, lengths: dict[str, np.ndarray],
+                seq_lens: dict[str, int], mods: tuple[str, ...]) -> MissingMask:
+    """`draw_mask` for samplers whose row ignores the generator and the lengths
+    (``uses_rng = False``): the same result as the per-sample loop, vectorised."""
+    pres, kp = sampler.draw_row(None, {m: seq_lens[m] for m in mods}, seq_lens)
+    present = np.zeros((n, len(mods)), dtype=bool)
+    keep = {}
+    for j, m in enumerate(mods):
+        row = np.asarray(kp[m], dtype=bool)
+        ln = np.asarray(lengths[m][:n]).astype(np.int64)
+        first = int(np.argmax(row)) if row.any() else seq_lens[m]  # first kept frame
+        present[:, j] = bool(pres[m]) & (ln > 0) & (ln > first)  # some valid frame is kept
+        keep[m] = np.broadcast_to(row, (n, seq_lens[m])).copy()
     return MissingMask(
         present=torch.from_numpy(present),
         keep={m: torch.from_numpy(v) for m, v in keep.items()},
@@ -137,6 +159,10 @@ def apply_missing(batch: Batch, mask: MissingMask | None) -> Batch:
                 f"mask for {m!r} has shape {tuple(keep.shape)}, batch frames "
                 f"{tuple(batch.frame_mask[m].shape)}"
             )
+        if bool(present[:, j].all()) and bool(keep.all()):
+            # nothing removed: the same tensors (lets evaluation reuse their encodings)
+            feats[m], fmask[m] = batch.features[m], batch.frame_mask[m]
+            continue
         fm = batch.frame_mask[m] & keep & present[:, j : j + 1]  # (B, T)
         feats[m] = batch.features[m] * fm[..., None].to(batch.features[m].dtype)
         fmask[m] = fm

@@ -12,13 +12,15 @@
 | `MRM()` | random available subset + random intra-modality ratio | CorrKD's Modality Random Missing |
 
 All samplers draw from the generator they are handed (see `missing.masks.draw_mask`), never
-from global state; ``key`` identifies the condition in the seed.
+from global state; ``key`` identifies the condition in the seed. Samplers whose row needs
+neither the generator nor the lengths set ``uses_rng = False`` and are drawn vectorised.
 """
 
 from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -93,6 +95,8 @@ def _check_rate(name: str, r: float) -> float:
 class Complete:
     """No modality or frame removed."""
 
+    uses_rng: ClassVar[bool] = False  # row ignores rng and lengths: drawn vectorised
+
     @property
     def key(self) -> str:
         return "complete"
@@ -106,6 +110,8 @@ class Subset:
     """Only the modalities in ``available`` are present (letters ``"ta"`` or names)."""
 
     available: str
+
+    uses_rng: ClassVar[bool] = False  # row ignores rng and lengths: drawn vectorised
 
     @property
     def key(self) -> str:
@@ -306,6 +312,8 @@ class TextSubstitute:
 
     As a mask it removes text; methods that own a substitute (``extras["text_sim"]``) use it.
     """
+
+    uses_rng: ClassVar[bool] = False  # row ignores rng and lengths: drawn vectorised
 
     @property
     def key(self) -> str:
