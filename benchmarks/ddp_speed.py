@@ -22,7 +22,8 @@ ARGS = ["method=teacher", "data.source=synthetic:mosi", "train.epochs=3", "train
 
 def run(cmd: list[str], threads: int, out: Path) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}  # for the child processes only
-    subprocess.run([*cmd, *ARGS, "--out", str(out)], check=True, env=env, cwd=REPO,
+    subprocess.run([*cmd, *ARGS, f"train.threads={threads}", "--out", str(out)], check=True,
+                   env=env, cwd=REPO,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return json.loads((out / "summary.json").read_text())
 

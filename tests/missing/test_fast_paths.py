@@ -74,3 +74,42 @@ def test_sweep_with_cached_batches_and_reused_encodings_equals_plain_predictions
         assert got.keys() == want.keys()
         for k, v in want.items():
             assert np.isclose(got[k], v, rtol=1e-6, atol=1e-7, equal_nan=True), (cond, k)
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_mrm_counter_generator_distribution(shared):
+    from robustmsa.missing import MRM
+
+    split = make_tiny_split(3000, seed=5, t=20)
+    seq = {m: 20 for m in MODALITIES}
+    mask = draw_mask(MRM(shared_frames=shared), list(split.ids), split.lengths, seq, seed=1,
+                     split="train", salt="epoch=3")
+    pres = mask.present.numpy()
+    subsets = {tuple(r) for r in pres.tolist() if any(r)}
+    assert len(subsets) == 7
+    assert pres.any(1).all() or shared  # shared drops at rate r may remove every frame
+    # each of the 7 subsets about 1/7 of the rows (before all-dropped modalities are removed)
+    assert abs(pres[:, 0].mean() - 4 / 7) < 0.05 or shared
+    for m in MODALITIES:
+        ln = split.lengths[m]
+        valid = np.arange(20)[None, :] < ln[:, None]
+        dropped = (~mask.keep[m].numpy() & valid).sum(1)
+        frac = dropped / ln
+        if not shared:  # exactly floor(r * len) frames for r on the 0.0 ... 0.9 grid
+            r = np.array([round(0.1 * i, 1) for i in range(10)])
+            ok = np.isclose(dropped[:, None], np.floor(r[None, :] * ln[:, None] + 1e-9)).any(1)
+            assert ok.all()
+        assert 0.35 < frac.mean() < 0.55  # mean ratio 0.45
+
+
+def test_mrm_generator_1_is_the_per_sample_numpy_sampler():
+    from robustmsa.missing import MRM
+
+    split = make_tiny_split(50, seed=6, t=10)
+    seq = {m: 10 for m in MODALITIES}
+    old = MRM(generator=1)
+    assert old.key == "mrm:0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9||0"  # the original key
+    a = draw_mask(old, list(split.ids), split.lengths, seq, seed=0, split="train")
+    b = draw_mask(PerSample(old), list(split.ids), split.lengths, seq, seed=0, split="train")
+    assert torch.equal(a.present, b.present)
+    assert MRM().key != old.key

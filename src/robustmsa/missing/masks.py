@@ -2,7 +2,10 @@
 
 Determinism contract: the mask of a sample depends only on ``(seed, split, sample id,
 condition key)`` — never on batch size, order, shuffling or worker processes. Each sample gets
-its own NumPy generator seeded from a stable hash of those four values.
+its own NumPy generator seeded from a stable hash of those four values; samplers that set
+``vectorised = True`` (CorrKD's training sampler `MRM`) instead draw all samples at once from
+a counter-based generator keyed by the same hash (`counter_uniforms`), which keeps the
+contract.
 """
 
 from __future__ import annotations
@@ -32,6 +35,29 @@ def sample_rng(seed: int, split: str, sample_id: str, key: str) -> np.random.Gen
     return np.random.default_rng(
         np.random.SeedSequence([int(seed) & 0xFFFFFFFF, stable_hash(split, key, sample_id)])
     )
+
+
+def sample_key(seed: int, split: str, sample_id: str, key: str) -> int:
+    """64-bit key of one sample under one condition, for counter-based (vectorised) samplers."""
+    return stable_hash(int(seed) & 0xFFFFFFFF, split, key, sample_id)
+
+
+_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+
+
+def counter_uniforms(keys: np.ndarray, n: int, stream: int) -> np.ndarray:
+    """(N, n) uniforms on [0, 1): splitmix64 of (sample key, stream, index), 53 bits each.
+
+    Row i depends only on ``keys[i]``: a vectorised sampler built on it keeps the determinism
+    contract (a sample's mask depends on its key, not on the batch it is drawn with).
+    """
+    ctr = np.uint64(stream) * np.uint64(1 << 32) + np.arange(1, n + 1, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        z = keys.astype(np.uint64)[:, None] + ctr[None, :] * _GAMMA
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
 
 
 @dataclass(frozen=True)
@@ -99,6 +125,18 @@ def draw_mask(
     n = len(ids)
     if getattr(sampler, "uses_rng", True) is False:
         return _draw_fixed(sampler, n, lengths, seq_lens, mods)
+    if getattr(sampler, "vectorised", False):
+        key = sampler.key + (f"|{salt}" if salt else "")
+        keys = np.array([sample_key(seed, split, str(i), key) for i in ids], dtype=np.uint64)
+        ln = {m: np.asarray(lengths[m][:n]).astype(np.int64) for m in mods}
+        pres, kp = sampler.draw_batch(keys, ln, {m: seq_lens[m] for m in mods})
+        present = np.asarray(pres, dtype=bool).copy()
+        for j, m in enumerate(mods):
+            valid = np.arange(seq_lens[m])[None, :] < ln[m][:, None]  # (N, T)
+            present[:, j] &= (ln[m] > 0) & (kp[m] & valid).any(1)
+        return MissingMask(present=torch.from_numpy(present),
+                           keep={m: torch.from_numpy(np.ascontiguousarray(kp[m])) for m in mods},
+                           modalities=mods)
     present = np.zeros((n, len(mods)), dtype=bool)
     keep = {m: np.zeros((n, seq_lens[m]), dtype=bool) for m in mods}
     key = sampler.key + (f"|{salt}" if salt else "")
