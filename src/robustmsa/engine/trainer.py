@@ -213,6 +213,8 @@ class Trainer:
         with (log_path.open("a") if main else open(os.devnull, "w")) as log:
             for epoch in range(start, tc.epochs):
                 t0 = time.perf_counter()
+                if epoch == start and hasattr(method, "cache_teacher"):
+                    method.cache_teacher(train, self.device)  # frozen teacher: outputs once
                 method.train()
                 order = np.random.default_rng([cfg.seed, epoch]).permutation(len(train))
                 sums: dict[str, float] = {}
