@@ -17,14 +17,15 @@ TEACHER_CACHE_BYTES = 512 * 2**20  # larger training splits are not cached (reco
 
 
 def _fingerprint(batch: Batch) -> Tensor:
-    """(B, 4M) per-row summary of the complete input: lengths, presence, sum and a position-
-    weighted sum of every modality's features (equal inputs give equal rows)."""
+    """(B, 5M) per-row summary of the complete input: length, presence, the sum of every
+    modality's features and position-weighted sums of its first and last feature (equal
+    inputs give equal rows)."""
     cols = []
     for j, m in enumerate(batch.modalities):
-        x = batch.features[m].double()  # (B, T, D)
-        w = torch.arange(1, x.shape[1] + 1, dtype=x.dtype, device=x.device)[None, :, None]
-        cols += [batch.lengths[m].double(), batch.present[:, j].double(), x.sum((1, 2)),
-                 (x * w).sum((1, 2))]
+        x = batch.features[m]  # (B, T, D)
+        w = torch.arange(1, x.shape[1] + 1, dtype=x.dtype, device=x.device)[None, :]  # (1, T)
+        cols += [batch.lengths[m].to(x.dtype), batch.present[:, j].to(x.dtype), x.sum((1, 2)),
+                 (x[..., 0] * w).sum(1), (x[..., -1] * w).sum(1)]
     return torch.stack(cols, 1)
 
 
