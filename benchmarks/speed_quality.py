@@ -91,7 +91,7 @@ def main() -> None:
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=1) + "\n")
-    print(f"| method | summary | reference | current | diff | within seed std |\n|---|---|---|---|---|---|")
+    print("| method | summary | reference | current | diff | within seed std |\n|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['method']} | {r['summary']} | {100 * r['reference_mean']:.2f} ± {100 * r['reference_std']:.2f} "
               f"| {100 * r['current_mean']:.2f} ± {100 * r['current_std']:.2f} | {100 * r['difference']:+.2f} "

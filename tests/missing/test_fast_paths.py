@@ -12,7 +12,14 @@ from tests.conftest import make_tiny_dataset, make_tiny_split, tiny_config
 from robustmsa.data.dataset import collate_rows
 from robustmsa.engine.builder import build_method
 from robustmsa.evaluation.evaluator import MaskCache, evaluate_conditions, predict_split
-from robustmsa.missing import Complete, Subset, TextSubstitute, apply_missing, draw_mask, parse_condition
+from robustmsa.missing import (
+    Complete,
+    Subset,
+    TextSubstitute,
+    apply_missing,
+    draw_mask,
+    parse_condition,
+)
 from robustmsa.types import MODALITIES
 
 
