@@ -10,15 +10,20 @@
 | `ModalityRandomDrop(rates)` | each modality dropped whole with its own probability, >= 1 kept | MMSA/LNLN "modality missing" ablations |
 | `LNLNTrain()` | per-sample, per-modality frame rate ~ U(0,1); half the samples complete | LNLN training |
 | `MRM()` | random available subset + random intra-modality ratio | CorrKD's Modality Random Missing |
+| `RandomSubset()` | one of the 6 incomplete subsets, uniformly, per sample | MMIN training |
+| `SevereMissing(rates)` | a modality absent for a fixed fraction of the samples, the same every epoch | SMIL training |
 
 All samplers draw from the generator they are handed (see `missing.masks.draw_mask`), never
-from global state; ``key`` identifies the condition in the seed.
+from global state; ``key`` identifies the condition in the seed. A sampler with
+``static = True`` describes data that *is* missing rather than simulated dropout: the trainer's
+per-epoch salt is ignored, so a sample keeps the same mask in every epoch.
 """
 
 from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -315,3 +320,74 @@ class TextSubstitute:
         return ({m: m != "text" for m in seq_lens}, {m: np.ones(seq_lens[m], bool) for m in seq_lens})
 
 
+
+
+@dataclass(frozen=True)
+class RandomSubset:
+    """MMIN's training missingness: each sample keeps one of ``subsets`` (default: the 2^M - 2
+    incomplete non-empty subsets, i.e. the six conditions t, a, v, ta, tv, av), uniformly; the
+    complete condition is never drawn unless listed. No frames are dropped.
+
+    Args:
+        subsets: subset names (``("t", "ta")``); empty = every incomplete non-empty subset of
+            the data's modalities.
+    """
+
+    subsets: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in self.subsets:
+            parse_subset(name)
+
+    @property
+    def key(self) -> str:
+        names = "/".join(subset_name(parse_subset(n)) for n in self.subsets)
+        return f"random_subset:{names}"
+
+    def draw_row(self, rng, lengths, seq_lens) -> Row:
+        mods = tuple(seq_lens)
+        if self.subsets:
+            subs = [tuple(m for m in parse_subset(n) if m in mods) for n in self.subsets]
+        else:
+            subs = [sub for sub in all_subsets(mods) if len(sub) < len(mods)] or [mods]
+        sub = subs[int(rng.integers(len(subs)))]
+        return ({m: m in sub for m in mods}, {m: np.ones(seq_lens[m], bool) for m in mods})
+
+
+@dataclass(frozen=True)
+class SevereMissing:
+    """SMIL's "severely missing" training data: modality m is absent for a fraction r_m of the
+    samples (each sample independently with probability r_m), **fixed per sample**: the mask
+    depends on (seed, split, sample id) only, not on the epoch (``static``), so the model never
+    sees the removed features. At least one modality is kept per sample (if every listed
+    modality is drawn missing, the one with the lowest rate, first in canonical order, is
+    kept). No frames are dropped.
+
+    Args:
+        rates: (modality, rate) pairs, e.g. ``(("text", 0.9),)`` for SMIL's MOSI loader
+            (text kept for 10 % of the training samples).
+    """
+
+    rates: tuple[tuple[str, float], ...]
+    static: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        if not self.rates:
+            raise ValueError("severe needs at least one MODALITY=RATE")
+        for m, r in self.rates:
+            if m not in MODALITIES:
+                raise ValueError(f"unknown modality {m!r}")
+            _check_rate(f"rate for {m}", r)
+
+    @property
+    def key(self) -> str:
+        return "severe:" + ",".join(f"{m}={r:g}" for m, r in self.rates)
+
+    def draw_row(self, rng, lengths, seq_lens) -> Row:
+        mods = list(seq_lens)
+        rates = dict(self.rates)
+        u = rng.random(len(mods))
+        pres = {m: bool(u[i] >= rates.get(m, 0.0)) for i, m in enumerate(mods)}
+        if not any(pres.values()):
+            pres[min(mods, key=lambda m: (rates.get(m, 0.0), mods.index(m)))] = True
+        return (pres, {m: np.ones(seq_lens[m], bool) for m in mods})
