@@ -94,6 +94,13 @@ class Method(nn.Module):
     def new_backbone(self) -> MultimodalNet:
         return MultimodalNet(self.info.dims, self.task.num_outputs, self.model_cfg)
 
+    def new_encoders(self) -> MultimodalNet:
+        """The backbone's per-modality encoders and pooling (``.encode(batch)``; parameter
+        names as in the teacher) without its task head, for methods with their own fusion."""
+        net = self.new_backbone()
+        net.head = nn.Identity()
+        return net
+
     # --- the interface the trainer / evaluator use --------------------------------------
     def forward(self, batch: Batch) -> MethodOutput:  # pragma: no cover - abstract
         raise NotImplementedError
