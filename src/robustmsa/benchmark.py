@@ -30,6 +30,7 @@ from robustmsa.engine.builder import method_class
 from robustmsa.engine.trainer import Trainer
 from robustmsa.errors import ConfigError
 from robustmsa.evaluation.api import evaluate_method
+from robustmsa.evaluation.costs import measure_run_costs, merge_costs
 from robustmsa.evaluation.evaluator import MaskCache
 from robustmsa.evaluation.report import write_report
 from robustmsa.inference import load_method
@@ -108,7 +109,7 @@ def run_benchmark(bc: BenchmarkConfig, data: MSADataset | None = None) -> Path:
     teacher_run = next((r for r in bc.runs if r.method == "teacher"), None)
     if needs_teacher and teacher_run is None:
         raise ConfigError("frozen-teacher methods need a run with method: teacher")
-    records, costs = [], []
+    records, costs, profiles = [], [], {}
     cache = MaskCache()
     for seed in bc.seeds:
         teacher_ckpt = str(out / f"{teacher_run.name}/seed{seed}/best.pt") if teacher_run else ""
@@ -128,12 +129,15 @@ def run_benchmark(bc: BenchmarkConfig, data: MSADataset | None = None) -> Path:
                 method, data, protocols=bc.protocols, conditions=bc.conditions,
                 mask_seeds=bc.mask_seeds, label={"method": run.name, "seed": seed}, cache=cache)
             records += recs
+            if seed == bc.seeds[0]:  # compute cost of the trained run (robustmsa.evaluation.costs)
+                profiles[run.name] = measure_run_costs(cfg, run_dir, data)
             costs.append({"method": run.name, "seed": seed, "params_total": res["num_parameters"],
                           "params_deployed": res["num_deployable_parameters"],
                           "epochs": res["epochs_run"], "best_epoch": res["best_epoch"],
                           "s_per_epoch": res["seconds_per_epoch"], "eval_s": eval_s,
                           "wall_s": time.perf_counter() - t0})
-    costs_avg = _average_costs(costs)
+    costs_avg = merge_costs(_average_costs(costs), profiles)
+    (out / "cost_profile.json").write_text(json.dumps(profiles, indent=1))
     (out / "costs.json").write_text(json.dumps(costs, indent=1))
     return write_report(records, out, title=bc.title, costs=costs_avg,
                         preamble=f"Config: `{out / 'benchmark.yaml'}`. Seeds: {bc.seeds}.")

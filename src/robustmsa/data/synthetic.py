@@ -20,9 +20,9 @@ DEFAULT_INFORMATIVENESS: dict[str, float] = {"text": 1.0, "audio": 0.12, "vision
 DEFAULT_SPECIFIC_SHARE: dict[str, float] = {"text": 0.15, "audio": 0.08, "vision": 0.06}
 PRESETS: dict[str, dict] = {
     "mosi": dict(n_train=1284, n_valid=229, n_test=686, seq_len=50, dims=DEFAULT_DIMS,
-                 clips_per_video=24),
+                 clips_per_video=1),
     "small": dict(n_train=300, n_valid=100, n_test=100, seq_len=20,
-                  dims={"text": 64, "audio": 5, "vision": 20}, clips_per_video=10),
+                  dims={"text": 64, "audio": 5, "vision": 20}, clips_per_video=1),
 }
 # Score distribution: a MOSI-like mixture (negative, neutral, positive) on [-3, 3].
 _MIX_W = np.array([0.44, 0.10, 0.46])
@@ -120,12 +120,13 @@ def make_synthetic_msa(
         Standard deviation of the label noise (>= 0).
     clips_per_video : int, default=0
         When > 0, consecutive runs of this many clips of a split form one "video"
-        (``MSASplit.groups`` = ``{split}_v{k:04d}``; the last video may be shorter), for
+        (``MSASplit.groups`` = ``{split}_v{k:05d}``; the last video may be shorter), for
         conversation-level methods such as GCNet. The grouping is a label only: clips are
-        still drawn independently and no feature or label changes, so the other clips of a
-        video carry no information about a clip's missing modality. 0 = no grouping
-        (``groups`` is None). Presets: ``mosi`` 24 (CMU-MOSI: 2,199 clips in 93 videos),
-        ``small`` 10.
+        still drawn independently and no feature or label changes. The presets use 1 (every
+        clip is a video of its own, the truthful grouping of independent clips: GCNet then
+        gets no context, neither helpful nor spurious); values > 1 give label-only videos
+        whose other clips carry no information (they only exercise the graph code).
+        0 = no grouping (``groups`` is None).
     name : str, default="synthetic"
         Dataset name in `DatasetInfo`.
     random_state : int, numpy.random.Generator or None, default=0
@@ -287,7 +288,7 @@ def make_synthetic_msa(
             lengths={m: lengths[m][rows].astype(np.int64) for m in mods},
             labels=y[rows],
             ids=np.array([f"{split}_{i:05d}" for i in range(cnt)]),
-            groups=np.array([f"{split}_v{i // clips_per_video:04d}" for i in range(cnt)])
+            groups=np.array([f"{split}_v{i // clips_per_video:05d}" for i in range(cnt)])
             if clips_per_video else None,
         )
     notes = (f"make_synthetic_msa(seq_len={t}, dims={dims}, informativeness={info_m}, "

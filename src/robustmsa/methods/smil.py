@@ -19,6 +19,7 @@ rows take no perturbation). Modified MAML, per batch:
     outer (complete rows):    for every modality m, drop and reconstruct it:
                               L_out += task(f_theta'(h_rec_m)) + 0.01 MSE(h, h_rec_m)
                                        + 0.01 MSE(h1, h1_rec_m)      (averaged over m)
+                              + task(f_theta'(h))                (full path, see below)
     L = L_in + L_out          (encoders, priors, reconstruction and perturbation nets get the
                                gradients of both)
 
@@ -31,6 +32,10 @@ f_m is replaced by its reconstruction before fusion, so what the encoder makes o
 never used.
 
 Deviations from the paper / code:
+- The outer loss adds the full (complete, unperturbed) path's task loss
+  (``full_task_weight`` = 1): it stands in for the skipped stage that trains the complete
+  model on the paired subset, without which the full path used for complete test input is
+  never trained (0 = the meta-training objective alone).
 - Priors are learned parameters (initialised N(0, 1/d)) trained end to end, not K-means
   centres of a pre-trained encoder's features (no separate pretraining stages); K = 10.
 - Encoders: the project backbone's per-modality encoders (``model.*``) trained from scratch
@@ -68,6 +73,8 @@ class SMILConfig:
         inner_lr: step size of the inner (meta-train) update (code 1e-3).
         feature_weight: alpha, weight of MSE(h, h_rec) in the outer loss (code 0.01).
         hidden_weight: beta, weight of MSE(h1, h1_rec) in the outer loss (code 0.01).
+        full_task_weight: weight of the full path's task loss on complete rows (deviation;
+            replaces the paired-data pretraining stage).
     """
 
     num_priors: int = 10
@@ -75,6 +82,7 @@ class SMILConfig:
     inner_lr: float = 1e-3
     feature_weight: float = 0.01
     hidden_weight: float = 0.01
+    full_task_weight: float = 1.0
 
     def __post_init__(self) -> None:
         if self.num_priors < 1 or self.hidden_dim < 1:
@@ -180,7 +188,7 @@ class SMIL(Method):
         fusion = self.student["fusion"]
         theta = dict(fusion.named_parameters())
         zero = f.sum() * 0.0  # keeps the graph when a part is empty
-        inner = outer = feat = hidden = zero
+        inner = outer = feat = hidden = full = zero
         inc = (~complete).nonzero(as_tuple=True)[0]
         if inc.numel():
             h = self.fill(f[inc], avail[inc])
@@ -195,7 +203,8 @@ class SMIL(Method):
             fc, full_av = f[cpl], avail[cpl]
             h_full = fc.flatten(1)  # (Bc, M*d)
             off = torch.zeros_like(cpl, dtype=torch.bool)
-            h1_full, _ = self.fuse(h_full, off, theta, noise=False)
+            h1_full, logits_full = self.fuse(h_full, off, theta, noise=False)
+            full = self.task.loss(logits_full, y[cpl])
             for j in range(n_mod):
                 av = full_av.clone()
                 av[:, j] = False
@@ -204,8 +213,11 @@ class SMIL(Method):
                 outer = outer + self.task.loss(logits, y[cpl]) / n_mod
                 feat = feat + F.mse_loss(h_rec, h_full) / n_mod
                 hidden = hidden + F.mse_loss(h1_rec, h1_full) / n_mod
-        losses = {"inner_task": inner, "outer_task": outer, "feature": feat, "hidden": hidden}
-        loss = inner + outer + self.cfg.feature_weight * feat + self.cfg.hidden_weight * hidden
+        losses = {"inner_task": inner, "outer_task": outer, "feature": feat, "hidden": hidden,
+                  "full_task": full}
+        c = self.cfg
+        loss = (inner + outer + c.feature_weight * feat + c.hidden_weight * hidden
+                + c.full_task_weight * full)
         return MethodOutput(loss=loss, losses=losses)
 
     def predict(self, batch: Batch) -> Prediction:

@@ -1,0 +1,224 @@
+"""Compute cost of a built method on a dataset: parameters, FLOPs, latency, peak memory.
+
+`measure_costs(method, data)` returns one flat dict (the cost-table row of a method):
+
+| key | what |
+|---|---|
+| ``params_deployed`` | parameters of the deployable network(s) (what ``best.pt`` ships) |
+| ``params_trainable`` | every parameter the optimiser updates (deployable + training-only helpers) |
+| ``params_frozen`` | frozen parameters used in training (a pre-trained teacher) |
+| ``mflops_infer_per_clip`` | forward FLOPs of ``predict`` on complete input, per clip (MFLOPs) |
+| ``mflops_train_per_clip`` | FLOPs of one training step (forward + backward of the method's losses), per clip |
+| ``ms_per_clip_b1`` / ``ms_per_clip_b128`` | ``predict`` wall time per clip at batch 1 / 128 |
+| ``peak_mib_infer_b128`` / ``peak_mib_train_b128`` | peak resident-memory growth during ``predict`` / one training step at batch 128 |
+| ``threads`` | torch intra-op threads used for the timings (set explicitly, restored after) |
+
+FLOPs come from `torch.utils.flop_counter.FlopCounterMode` (2 per multiply-add), with the
+Transformer's fused fast path disabled while counting (its fused kernels have no formula)
+and a formula for the oneDNN LSTM kernel the CPU build uses (2 * steps * batch *
+(4H*in + 4H*H) per direction and layer; backward counted as twice the forward), so every
+method is counted with the same rules. Peak memory: resident-set growth after a warm-up call,
+i.e. Linux ``VmHWM`` (reset through ``/proc/self/clear_refs`` after glibc ``malloc_trim``, so
+pages freed earlier are not silently re-used) minus ``VmRSS`` before the call
+(``peak_mem_method`` = ``"rss_hwm"``); elsewhere ``None`` (``"unavailable"``). It includes
+activations, gradients and allocator overhead, not the weights already resident. Training seconds per epoch are not
+measured here: they come from the run's ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from robustmsa.data.dataset import collate_rows
+from robustmsa.data.groups import batch_rows
+from robustmsa.data.schema import MSADataset, MSASplit
+from robustmsa.missing import draw_mask, parse_condition
+from robustmsa.types import Batch
+
+COST_KEYS = ("params_deployed", "params_trainable", "params_frozen", "mflops_infer_per_clip",
+             "mflops_train_per_clip", "ms_per_clip_b1", "ms_per_clip_b128",
+             "peak_mib_infer_b128", "peak_mib_train_b128", "threads")
+
+
+def _rnn_layer_flops(inp, w_ih, w_hh) -> int:
+    steps_x_batch = math.prod(inp) // inp[-1]
+    return 2 * steps_x_batch * (w_ih[0] * w_ih[1] + w_hh[0] * w_hh[1])
+
+
+def _lstm_fwd(inp, w_ih, w_hh, *args, out_shape=None, **kwargs) -> int:
+    return _rnn_layer_flops(inp, w_ih, w_hh)
+
+
+def _lstm_bwd(inp, w_ih, w_hh, *args, out_shape=None, **kwargs) -> int:
+    return 2 * _rnn_layer_flops(inp, w_ih, w_hh)
+
+
+def _custom_formulas() -> dict:
+    ops = torch.ops.aten
+    out = {}
+    if hasattr(ops, "mkldnn_rnn_layer"):
+        out[ops.mkldnn_rnn_layer] = _lstm_fwd
+    if hasattr(ops, "mkldnn_rnn_layer_backward"):
+        out[ops.mkldnn_rnn_layer_backward] = _lstm_bwd
+    return out
+
+
+@contextlib.contextmanager
+def _counting() -> Iterator[FlopCounterMode]:
+    fast = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        with FlopCounterMode(display=False, custom_mapping=_custom_formulas()) as fc:
+            yield fc
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fast)
+
+
+def _rss_kib(field: str) -> int | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _malloc_trim() -> bool:
+    """Return freed heap memory to the OS (glibc), so that re-used pages count as growth."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+        return True
+    except (OSError, AttributeError):
+        return False
+
+
+def peak_memory_mib(fn) -> float | None:
+    """Peak growth of the resident set (MiB) while ``fn()`` runs: glibc ``malloc_trim``, then
+    ``VmHWM`` reset through ``/proc/self/clear_refs``, then ``VmHWM`` after the call minus
+    ``VmRSS`` before it (Linux with glibc); None elsewhere."""
+    if not _malloc_trim():
+        return None
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
+    except OSError:
+        return None
+    before = _rss_kib("VmRSS")
+    fn()
+    peak = _rss_kib("VmHWM")
+    if before is None or peak is None:
+        return None
+    return max(peak - before, 0) / 1024.0
+
+
+def _batch(method, split: MSASplit, size: int) -> tuple[Batch, np.ndarray]:
+    """The first batch of ``size`` rows as the evaluator would build it."""
+    groups = split.groups if getattr(method, "group_batches", False) else None
+    rows = batch_rows(np.arange(len(split)), size, groups)[0]
+    return collate_rows(split, rows), rows
+
+
+def _train_batch(method, split: MSASplit, size: int, condition: str | None, seed: int) -> Batch:
+    b, rows = _batch(method, split, size)
+    if condition:
+        seq = {m: int(b.features[m].shape[1]) for m in b.modalities}
+        lens = {m: split.lengths[m][rows] for m in b.modalities}
+        b = replace(b, train_mask=draw_mask(parse_condition(condition), list(b.ids), lens, seq,
+                                            seed=seed, split="train", salt="epoch=0"))
+    return b
+
+
+def _time_per_clip(fn, batches: list[Batch], repeats: int) -> float:
+    """Median over ``repeats`` of the wall time of predicting every batch, per clip (ms)."""
+    fn(batches[0])  # warm-up
+    n = sum(b.size for b in batches)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for b in batches:
+            fn(b)
+        times.append((time.perf_counter() - t0) / n * 1000.0)
+    return float(np.median(times))
+
+
+def measure_costs(method: torch.nn.Module, data: MSADataset, *, split: str = "test",
+                  train_missing: str | None = None, threads: int = 1, repeats: int = 3,
+                  n_single: int = 16, seed: int = 0) -> dict:
+    """One cost-table row for ``method`` on ``data`` (keys: `COST_KEYS`, plus
+    ``peak_mem_method``). Inference is measured on complete input of ``split``, training on
+    the first training batch under ``train_missing`` (default: the method's own); the
+    method's train/eval mode and the torch thread count are restored afterwards."""
+    cond = train_missing if train_missing is not None else getattr(method, "train_missing", None)
+    was_training, old_threads = method.training, torch.get_num_threads()
+    sp = data[split]
+    dep = {id(p) for p in method.deployable().parameters()}
+    row: dict = {
+        "params_deployed": sum(p.numel() for p in method.deployable().parameters()),
+        "params_trainable": sum(p.numel() for p in method.parameters() if p.requires_grad),
+        "params_frozen": sum(p.numel() for p in method.parameters()
+                             if not p.requires_grad and id(p) not in dep),
+    }
+    torch.set_num_threads(threads)
+    try:
+        method.eval()
+        big, _ = _batch(method, sp, 128)
+        with torch.no_grad(), _counting() as fc:
+            method.predict(big)
+        row["mflops_infer_per_clip"] = fc.get_total_flops() / big.size / 1e6
+        singles = [collate_rows(sp, [i]) for i in range(min(n_single, len(sp)))]
+        with torch.no_grad():
+            row["ms_per_clip_b1"] = _time_per_clip(method.predict, singles, repeats)
+            row["ms_per_clip_b128"] = _time_per_clip(method.predict, [big], repeats)
+            row["peak_mib_infer_b128"] = peak_memory_mib(lambda: method.predict(big))
+        method.train()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            tb = _train_batch(method, data["train"], 128, cond, seed)
+            with _counting() as fc:  # also the warm-up of the memory measurement
+                method(tb).loss.backward()
+            row["mflops_train_per_clip"] = fc.get_total_flops() / tb.size / 1e6
+            method.zero_grad(set_to_none=True)  # gradients are part of the step's memory
+            row["peak_mib_train_b128"] = peak_memory_mib(lambda: method(tb).loss.backward())
+        method.zero_grad(set_to_none=True)
+    finally:
+        method.train(was_training)
+        torch.set_num_threads(old_threads)
+    row["threads"] = threads
+    row["peak_mem_method"] = "rss_hwm" if row["peak_mib_infer_b128"] is not None else "unavailable"
+    return {k: row[k] for k in (*COST_KEYS, "peak_mem_method")}
+
+
+def measure_run_costs(cfg, run_dir: str | Path, data: MSADataset, **kwargs) -> dict:
+    """`measure_costs` for a finished run: the method is built for training from its config
+    (frozen teacher loaded, so the training step can be measured) with the run's deployable
+    weights from ``best.pt``."""
+    from robustmsa.engine.builder import build_method
+    from robustmsa.engine.checkpoint import load_checkpoint
+
+    method = build_method(cfg, data.info)
+    method.deployable().load_state_dict(load_checkpoint(Path(run_dir) / "best.pt")["student"])
+    kwargs.setdefault("train_missing", cfg.train.missing or None)
+    return measure_costs(method, data, **kwargs)
+
+
+def merge_costs(rows: list[dict], profiles: dict[str, dict]) -> list[dict]:
+    """Add the `measure_costs` columns of ``profiles`` (by run name) to the benchmark's
+    averaged cost rows (keyed ``"method"``); rows without a profile get None, so every row
+    has the same columns."""
+    keys = [k for k in COST_KEYS if k not in ("params_deployed",)]
+    out = []
+    for r in rows:
+        p = profiles.get(r["method"], {})
+        out.append(dict(r) | {k: p.get(k) for k in keys})
+    return out
