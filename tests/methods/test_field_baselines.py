@@ -22,7 +22,7 @@ from robustmsa.evaluation.evaluator import predict_split
 from robustmsa.losses.reconstruction import masked_frame_loss, masked_recon_loss
 from robustmsa.methods.mmin import reverse_mask
 from robustmsa.methods.smil import PriorReconstruction
-from robustmsa.missing import Subset, apply_missing, draw_mask, parse_condition
+from robustmsa.missing import apply_missing, draw_mask, parse_condition
 from robustmsa.nn.autoencoder import CascadeResidualAE
 from robustmsa.nn.graph import Conversations, GraphConvLayer, RGCNLayer, window_relations
 
