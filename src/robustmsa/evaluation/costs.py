@@ -10,25 +10,28 @@
 | ``mflops_infer_per_clip`` | forward FLOPs of ``predict`` on complete input, per clip (MFLOPs) |
 | ``mflops_train_per_clip`` | FLOPs of one training step (forward + backward of the method's losses), per clip |
 | ``ms_per_clip_b1`` / ``ms_per_clip_b128`` | ``predict`` wall time per clip at batch 1 / 128 |
-| ``peak_mib_infer_b128`` / ``peak_mib_train_b128`` | peak resident-memory growth during ``predict`` / one training step at batch 128 |
+| ``peak_mib_infer_b128`` / ``peak_mib_train_b128`` | peak tensor memory allocated during ``predict`` / one training step at batch 128 |
 | ``threads`` | torch intra-op threads used for the timings (set explicitly, restored after) |
 
 FLOPs come from `torch.utils.flop_counter.FlopCounterMode` (2 per multiply-add), with the
 Transformer's fused fast path disabled while counting (its fused kernels have no formula)
 and a formula for the oneDNN LSTM kernel the CPU build uses (2 * steps * batch *
 (4H*in + 4H*H) per direction and layer; backward counted as twice the forward), so every
-method is counted with the same rules. Peak memory: resident-set growth after a warm-up call,
-i.e. Linux ``VmHWM`` (reset through ``/proc/self/clear_refs`` after glibc ``malloc_trim``, so
-pages freed earlier are not silently re-used) minus ``VmRSS`` before the call
-(``peak_mem_method`` = ``"rss_hwm"``); elsewhere ``None`` (``"unavailable"``). It includes
-activations, gradients and allocator overhead, not the weights already resident. Training seconds per epoch are not
-measured here: they come from the run's ``summary.json``.
+method is counted with the same rules. Peak memory (`peak_memory_mib`): the largest amount of
+tensor memory allocated through torch's CPU allocator during the call, above what was live
+before it, from the profiler's memory records (op resolution); activations, gradients and
+temporary buffers, not the resident weights (``peak_mem_method`` = ``"torch_profiler"``).
+Latency: the minimum over ``repeats`` passes (the least disturbed by other processes on a
+shared machine) after one warm-up pass. Training seconds per epoch are not measured here:
+they come from the run's ``summary.json``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+import os
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -83,43 +86,49 @@ def _counting() -> Iterator[FlopCounterMode]:
         torch.backends.mha.set_fastpath_enabled(fast)
 
 
-def _rss_kib(field: str) -> int | None:
+@contextlib.contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """Send file descriptor 1 to /dev/null for the block (restored after): some torch builds'
+    profiler prints start/stop lines from C++ straight to it."""
+    sys.stdout.flush()
     try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
+        saved = os.dup(1)
     except OSError:
-        return None
-    return None
-
-
-def _malloc_trim() -> bool:
-    """Return freed heap memory to the OS (glibc), so that re-used pages count as growth."""
+        yield
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
     try:
-        import ctypes
+        os.dup2(null, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(null)
 
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-        return True
-    except (OSError, AttributeError):
-        return False
 
+def peak_memory_mib(fn) -> float:
+    """Peak tensor memory (MiB) allocated through torch's CPU allocator while ``fn()`` runs,
+    above what was allocated before it (weights already resident are not counted).
 
-def peak_memory_mib(fn) -> float | None:
-    """Peak growth of the resident set (MiB) while ``fn()`` runs: glibc ``malloc_trim``, then
-    ``VmHWM`` reset through ``/proc/self/clear_refs``, then ``VmHWM`` after the call minus
-    ``VmRSS`` before it (Linux with glibc); None elsewhere."""
-    if not _malloc_trim():
-        return None
-    try:
-        Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
-    except OSError:
-        return None
-    before = _rss_kib("VmRSS")
-    fn()
-    peak = _rss_kib("VmHWM")
-    if before is None or peak is None:
-        return None
-    return max(peak - before, 0) / 1024.0
+    From the profiler's memory records (``profile_memory=True``): every operator's own
+    allocations are placed at its start and its own frees at its end (op resolution; frees are
+    never counted early), and the running sum's maximum is the peak. Deterministic for a given
+    model and batch (unlike resident-set measures, which depend on the heap's history).
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    with _quiet_stdout(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    points = []
+    for e in prof.events():
+        used = e.self_cpu_memory_usage
+        if used:
+            points.append((e.time_range.start if used > 0 else e.time_range.end, -used, used))
+    live = peak = 0
+    for _, _, used in sorted(points):
+        live += used
+        peak = max(peak, live)
+    return peak / 2**20
 
 
 def _batch(method, split: MSASplit, size: int) -> tuple[Batch, np.ndarray]:
@@ -140,7 +149,7 @@ def _train_batch(method, split: MSASplit, size: int, condition: str | None, seed
 
 
 def _time_per_clip(fn, batches: list[Batch], repeats: int) -> float:
-    """Median over ``repeats`` of the wall time of predicting every batch, per clip (ms)."""
+    """Minimum over ``repeats`` of the wall time of predicting every batch, per clip (ms)."""
     fn(batches[0])  # warm-up
     n = sum(b.size for b in batches)
     times = []
@@ -149,11 +158,11 @@ def _time_per_clip(fn, batches: list[Batch], repeats: int) -> float:
         for b in batches:
             fn(b)
         times.append((time.perf_counter() - t0) / n * 1000.0)
-    return float(np.median(times))
+    return float(min(times))
 
 
 def measure_costs(method: torch.nn.Module, data: MSADataset, *, split: str = "test",
-                  train_missing: str | None = None, threads: int = 1, repeats: int = 3,
+                  train_missing: str | None = None, threads: int = 1, repeats: int = 5,
                   n_single: int = 16, seed: int = 0) -> dict:
     """One cost-table row for ``method`` on ``data`` (keys: `COST_KEYS`, plus
     ``peak_mem_method``). Inference is measured on complete input of ``split``, training on
@@ -195,7 +204,7 @@ def measure_costs(method: torch.nn.Module, data: MSADataset, *, split: str = "te
         method.train(was_training)
         torch.set_num_threads(old_threads)
     row["threads"] = threads
-    row["peak_mem_method"] = "rss_hwm" if row["peak_mib_infer_b128"] is not None else "unavailable"
+    row["peak_mem_method"] = "torch_profiler"
     return {k: row[k] for k in (*COST_KEYS, "peak_mem_method")}
 
 
