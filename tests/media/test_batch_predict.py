@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from media_consts import OZ_TEXT, OZ_VIDEO, WAV
 
-from robustmsa.cli import main
 from robustmsa.errors import DataError
 from robustmsa.media.batch import (
     COLUMNS,
