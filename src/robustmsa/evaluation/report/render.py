@@ -439,6 +439,8 @@ class Builder:
                 pairs.append((z[0], k[0], "missing input"))
         if not pairs:
             return
+        rank = {"teacher": 0, "parent": 1, "compare_to": 1, "missing input": 3}
+        pairs.sort(key=lambda x: (rows.index(x[0]), rank.get(x[2], 2)))
         k, d = mi.scale(m), mi.digits(m)
         t = Table(self.key(ds, "paired", m), f"Paired differences A − B of {mi.title(m)} "
                   f"({mi.unit(m)}) over shared training seeds, {ds}: mean [95 % "
