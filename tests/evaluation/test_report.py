@@ -274,3 +274,13 @@ def test_stored_summaries_follow_the_conventions():
     (avg,) = _summaries(sub, recs, ("audio", "vision"))
     assert avg["value"] == pytest.approx(0.7)
     assert _summaries(sub, recs, ("text",)) == []
+
+
+def test_only_extra_conditions_and_undefined_values(tmp_path):
+    def val(n, s, c, m, ms):
+        return math.nan if m == "Corr" else 0.5 + 0.01 * s
+    recs = fake_records(["teacher", "student"], value=val, metrics=("MAE", "Corr"), protocols=(),
+                        conditions=("eta:0.5", "frame:1.0"))
+    md = write_report(recs, tmp_path, data=FULL).read_text()
+    assert "### Other conditions (`custom`)" in md and "| eta:0.5 | frame:1.0 |" in md
+    assert "### All-empty end point" in md and "nan" not in md.lower().replace("mean", "")

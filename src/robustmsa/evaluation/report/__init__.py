@@ -27,6 +27,8 @@ from pathlib import Path
 from robustmsa.evaluation.report.collect import Collection, Row, collect
 from robustmsa.evaluation.report.inputs import balance_entries, dataset_infos, majority_scores
 from robustmsa.evaluation.report.render import Builder
+from robustmsa.evaluation.report.sections import balance as balance_section
+from robustmsa.evaluation.report.sections import costs as cost_section
 from robustmsa.evaluation.report.stats import Paired, Stat, paired_interval, summarize
 from robustmsa.fileio import atomic_write
 
@@ -90,9 +92,9 @@ def write_report(
     for ds in col.datasets:
         b.dataset(ds)
     if balance:
-        b.balance(balance)
+        balance_section(b, balance)
     if costs:
-        b.costs(costs)
+        cost_section(b, costs)
     path = out / "report.md"
     atomic_write(path, "\n".join(b.md).encode())
     return path

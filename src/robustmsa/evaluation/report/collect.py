@@ -191,7 +191,8 @@ def _reduce_mask_seeds(raw: dict, col: Collection) -> None:
             v = float(np.mean(vals))
         else:
             v = vals[0]
-            if len(vals) > 1 and np.nanmax(vals) - np.nanmin(vals) > 1e-9:
+            fin = [x for x in vals if np.isfinite(x)]
+            if len(fin) > 1 and max(fin) - min(fin) > 1e-9:
                 disagree.add(f"{row.name} {c}")
         col.values.setdefault((row, proto, c, metric), {})[unit] = v
     if disagree:

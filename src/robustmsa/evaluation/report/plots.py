@@ -58,7 +58,10 @@ def y_range(series: list[Series], chance: float | None, percent: bool) -> tuple[
     if chance is not None and math.isfinite(chance):
         lo_v.append(chance)
         hi_v.append(chance)
-    lo, hi = float(np.nanmin(lo_v)), float(np.nanmax(hi_v))
+    finite = [v for v in lo_v + hi_v if math.isfinite(v)]
+    if not finite:
+        return (0.0, 100.0) if percent else (0.0, 1.0)
+    lo, hi = min(v for v in lo_v if math.isfinite(v)), max(v for v in hi_v if math.isfinite(v))
     pad = 0.05 * (hi - lo) if hi > lo else 1.0
     lo, hi = lo - pad, hi + pad
     step = 5.0 if percent and hi - lo > 15 else 1.0 if percent else 10 ** math.floor(math.log10(max(hi - lo, 1e-9)))

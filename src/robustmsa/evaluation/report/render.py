@@ -18,10 +18,11 @@ from robustmsa.evaluation.report.collect import (
     curve_conditions,
     empties_all,
 )
+from robustmsa.evaluation.report.compare import comparisons
 from robustmsa.evaluation.report.inputs import ordered
 from robustmsa.evaluation.report.plots import Series, plot_curves, plot_points
-from robustmsa.evaluation.report.stats import Paired, paired_interval, summarize
-from robustmsa.evaluation.report.tables import StatCell, Table
+from robustmsa.evaluation.report.sections import appendix, coverage
+from robustmsa.evaluation.report.tables import StatCell, Table, stat_cell
 from robustmsa.metrics import effective_robustness
 from robustmsa.missing import subset_name
 from robustmsa.types import MODALITIES
@@ -36,14 +37,6 @@ INPUT_MEANING = {
 
 def _slug(s: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", s).strip("_")
-
-
-def stat_cell(values: dict, metric: str, row_n: int) -> StatCell | None:
-    if not values:
-        return None
-    s = summarize(list(values.values()))
-    k = mi.scale(metric)
-    return StatCell(s.mean * k, s.sd * k, s.n, mi.digits(metric), show_n=s.n != row_n)
 
 
 @dataclass
@@ -201,9 +194,9 @@ class Builder:
                 self.curve(ds, p, metrics)
         self.end_points(ds, metrics)
         self.others(ds, metrics)
-        self.comparisons(ds, metrics[0])
-        self.coverage(ds)
-        self.appendix(ds, metrics)
+        comparisons(self, ds, metrics[0])
+        coverage(self, ds)
+        appendix(self, ds, metrics)
 
     def subset_columns(self, ds: str) -> tuple[list[str], list[str]]:
         mods = self.mods(ds)
@@ -388,218 +381,3 @@ class Builder:
             if t.rows:
                 self.md += [f"### Other conditions (`{p}`)", ""]
                 self.emit(t)
-
-    # ------------------------------------------------------------------ comparisons
-    def parents(self, row: Row, rows: list[Row]) -> list[Row]:
-        same = [r for r in rows if r.missing_input == row.missing_input and r != row]
-        names = {r.name: r for r in same}
-        if row.name in self.compare_to:
-            return [names[n] for n in self.compare_to[row.name] if n in names]
-        method = self.col.methods.get(row, "")
-        if method != row.name and method in names:
-            return [names[method]]
-        pre = [n for n in names if row.name.startswith(n + "_")]
-        return [names[max(pre, key=len)]] if pre else []
-
-    def comparisons(self, ds: str, m: str) -> None:
-        rows = self.col.rows_of(ds)
-        targets = [(p, c, t) for p, c, t in
-                   [("subsets", "avg_incomplete", "Avg."), ("subsets", "complete", "complete")]
-                   + [(p, "auc", f"{p} AUC") for p in self.col.conditions
-                      if p in PROTOCOLS and PROTOCOLS[p].summary == "auc"]
-                   if any(self.col.units(r, p, c, m) for r in rows)]
-        if len(rows) < 2 or not targets:
-            return
-        p0, c0, _ = targets[0]
-        sign = -1.0 if mi.lower_is_better(m) else 1.0
-        pairs: list[tuple[Row, Row, str]] = []
-        for inp in ordered(r.missing_input for r in rows):
-            grp = [r for r in rows if r.missing_input == inp]
-            ranked = sorted((r for r in grp if not self.is_teacher(r)
-                             and self.col.units(r, p0, c0, m)),
-                            key=lambda r: -sign * self.col.stat(r, p0, c0, m).mean)
-            refs: list[tuple[Row, Row, str]] = []  # parents first: they win duplicates
-            for r in grp:
-                refs += [(r, pa, "parent" if r.name not in self.compare_to else "compare_to")
-                         for pa in self.parents(r, grp)]
-            for r in grp:
-                refs += [(r, t, "teacher") for t in grp if self.is_teacher(t) and t != r]
-                refs += [(r, b, f"strongest other (mean {mi.title(m)} {_t(targets[0])})")
-                         for b in [b for b in ranked if b != r][:1]]
-            for r, b, why in refs:
-                if not any({x[0], x[1]} == {r, b} for x in pairs):
-                    pairs.append((r, b, why))
-        by_name: dict[str, list[Row]] = {}
-        for r in rows:
-            by_name.setdefault(r.name, []).append(r)
-        for rs in by_name.values():
-            z = [r for r in rs if r.missing_input == "zeros"]
-            k = [r for r in rs if r.missing_input == "mask"]
-            if z and k:
-                pairs.append((z[0], k[0], "missing input"))
-        if not pairs:
-            return
-        rank = {"teacher": 0, "parent": 1, "compare_to": 1, "missing input": 3}
-        pairs.sort(key=lambda x: (rows.index(x[0]), rank.get(x[2], 2)))
-        k, d = mi.scale(m), mi.digits(m)
-        t = Table(self.key(ds, "paired", m), f"Paired differences A − B of {mi.title(m)} "
-                  f"({mi.unit(m)}) over shared training seeds, {ds}: mean [95 % "
-                  f"{self.interval_name()}]; * = the interval excludes 0.",
-                  ["A", "B", "B is", "n", *[f"Δ {x[2]}" for x in targets]])
-        claims, quiet = [], 0
-        for a, b, why in pairs:
-            cells, ns = [], set()
-            for p, c, ctitle in targets:
-                ua, ub = self.col.units(a, p, c, m), self.col.units(b, p, c, m)
-                if not ua or not ub or not set(ua) & set(ub):
-                    cells.append(None)
-                    continue
-                pr: Paired = paired_interval(ua, ub, method=self.interval,
-                                             seed=self.bootstrap_seed)
-                ns.add(pr.n)
-                if pr.n < 2 or math.isnan(pr.lo):
-                    cells.append(f"{pr.mean * k:+.{d}f} (n = {pr.n}: no interval)")
-                    quiet += 1
-                    continue
-                cells.append(f"{pr.mean * k:+.{d}f} [{pr.lo * k:+.{d}f}, {pr.hi * k:+.{d}f}]"
-                             + ("*" if pr.detectable else ""))
-                if not pr.detectable:
-                    quiet += 1
-                    continue
-                win, lose, f = (a, b, 1.0) if sign * pr.mean > 0 else (b, a, -1.0)
-                lo, hi = sorted((f * pr.lo * k, f * pr.hi * k))
-                claims.append(
-                    f"- **{self.label(win)}** beats **{self.label(lose)}** on {ctitle} "
-                    f"{mi.title(m)}: {abs(pr.mean) * k:.{d}f}{' points' if k == 100 else ''} "
-                    f"{'lower' if sign < 0 else 'higher'} (95 % interval of the difference "
-                    f"[{lo:+.{d}f}, {hi:+.{d}f}], n = {pr.n} paired seeds).")
-            if any(cells):
-                t.rows.append([self.label(a), self.label(b), why,
-                               "/".join(str(x) for x in sorted(ns)), *cells])
-        if not t.rows:
-            return
-        self.md += ["### Paired comparisons", "",
-                    f"Each row against the teacher, the strongest other row and its parent "
-                    f"(ablations: by `compare_to`, else the row named after its registry method, "
-                    f"else the longest name prefix), on {', '.join(x[2] for x in targets)} "
-                    f"{mi.title(m)}; same training seed = a pair, 95 % {self.interval_name()}"
-                    + ("; lower is better" if sign < 0 else "") + ".", ""]
-        self.md += claims or ["- No difference is detectable in any comparison (table): not "
-                              f"with {self.n_text(ds)}."]
-        if claims and quiet:
-            self.md.append(f"- The other {quiet} comparisons: no difference detectable with "
-                           f"{self.n_text(ds)} (table).")
-        self.md.append("")
-        self.emit(t)
-
-    def n_text(self, ds: str) -> str:
-        ns = sorted({self.col.n_units(r) for r in self.col.rows_of(ds)})
-        what = "(seed, fold) units" if self.col.has_folds else "seeds"
-        return f"n = {'/'.join(map(str, ns))} {what}"
-
-    def coverage(self, ds: str) -> None:
-        if "coverage" not in self.col.metrics.get(ds, set()):
-            return
-        t = Table(self.key(ds, "coverage"), f"Coverage on {ds}: fraction of clips that really "
-                  "have every modality the condition asks for (×100); a property of the data, "
-                  "not a score.", ["Condition", "protocol", "coverage", "min–max over runs"])
-        for p, conds in self.col.conditions.items():
-            for c in conds:
-                vals = [v for r in self.col.rows_of(ds)
-                        for v in self.col.units(r, p, c, "coverage").values()]
-                if vals:
-                    lo, hi = min(vals) * 100, max(vals) * 100
-                    t.rows.append([c, p, f"{vals[0] * 100:.2f}",
-                                   "" if hi - lo < 1e-9 else f"{lo:.2f}–{hi:.2f}"])
-        if t.rows:
-            self.md += ["### Coverage / natural missingness", ""]
-            self.emit(t, "Natural missingness lowers these below 100 %: a condition that asks "
-                      "for a modality some clips lack scores those clips on less input. Shown, "
-                      "never averaged into a score.")
-
-    def appendix(self, ds: str, metrics: list[str]) -> None:
-        have = self.col.metrics.get(ds, set())
-        every = metrics + sorted(x for x in have if "/" not in x and x not in metrics
-                                 and x not in mi.NOT_SCORES)
-        spots = [("subsets", c, t) for c, t in (("complete", "complete input"),
-                                                  ("avg_incomplete", "Avg."))
-                 if any(self.col.units(r, "subsets", c, metrics[0]) for r in self.col.rows_of(ds))]
-        if len(every) > len(metrics):
-            for p, c, title in spots:
-                t = self._table(ds, self.key(ds, "all_metrics", c), f"Every metric, {title}, "
-                                f"{ds}.", p, [c] * len(every), [mi.title(x) for x in every],
-                                every[0])
-                t.rows = []
-                for row in self.col.rows_of(ds):
-                    n = self.col.n_units(row)
-                    cells = [stat_cell(self.col.units(row, p, c, x), x, n) for x in every]
-                    if any(cells):
-                        t.rows.append([self.label(row), n, *cells])
-                if t.rows:
-                    self.md += [f"### Appendix: every metric ({title})", ""]
-                    self.emit(t)
-        per = sorted((x for x in have if "/" in x), key=_natural)
-        if not per or not spots:
-            return
-        p, c, title = spots[0]
-        for b in ordered(mi.base(x) for x in per):
-            tg = [x for x in per if mi.base(x) == b]
-            t = Table(self.key(ds, "per_target", b, c), f"{mi.title(b)} per target, {title}, {ds}.",
-                      ["Method", "n"] + [mi.target(x) for x in tg])
-            for row in self.col.rows_of(ds):
-                n = self.col.n_units(row)
-                cells = [stat_cell(self.col.units(row, p, c, x), x, n) for x in tg]
-                if any(cells):
-                    t.rows.append([self.label(row), n, *cells])
-            if t.rows:
-                self.md += [f"### Appendix: {mi.title(b)} per target ({title})", ""]
-                self.emit(t)
-
-    # ------------------------------------------------------------------ run-level tables
-    def balance(self, entries: list[dict]) -> None:
-        names = ordered(e["name"] for e in entries)
-        terms = ordered(e["term"] for e in entries)
-        phases = [p for p in ("start", "best") if any(e["phase"] == p for e in entries)]
-        phases += [p for p in ordered(e["phase"] for e in entries) if p not in phases]
-        for field_, scale, what in (("share", 100.0, "share of the update (%)"),
-                                    ("grad_norm", 1.0, "gradient norm")):
-            t = Table(f"loss_balance_{field_}", f"Loss balance: each term's {what} at the start "
-                      "and at the best epoch, mean ± sample sd over seeds.",
-                      ["Method", "n"] + [f"{term} {ph}" for term in terms for ph in phases])
-            for name in names:
-                es = [e for e in entries if e["name"] == name]
-                n = len({e["seed"] for e in es})
-                cells = []
-                for term in terms:
-                    for ph in phases:
-                        v = [float(e[field_]) for e in es if e["term"] == term
-                             and e["phase"] == ph and e.get(field_) is not None]
-                        s = summarize(v) if v else None
-                        cells.append(None if s is None else StatCell(
-                            s.mean * scale, s.sd * scale, s.n, 1 if scale == 100 else 3,
-                            show_n=s.n != n))
-                t.rows.append([name, n, *cells])
-            if field_ == "share":
-                self.md += ["## Loss balance", "",
-                            "Per named loss term: its share of the (clipped) parameter update "
-                            "and the norm of its gradient w.r.t. the deployable parameters, on "
-                            "a fixed batch at the start of training and at the best epoch. A "
-                            "term with a share near 0 does no measurable work.", ""]
-            self.emit(t, f"**{what.capitalize()}**")
-
-    def costs(self, costs: list[dict]) -> None:
-        keys = ordered(k for c in costs for k in c)
-        t = Table("costs", "Cost per run label (means over seeds).", keys)
-        for c in costs:
-            t.rows.append([c.get(k) for k in keys])
-        self.md += ["## Cost", ""]
-        self.emit(t, "As measured by the benchmark (see its preamble for the machine).")
-
-
-def _t(target: tuple) -> str:
-    return target[2]
-
-
-def _natural(s: str) -> list:
-    """Sort key: ``t2`` before ``t10``."""
-    return [int(x) if x.isdigit() else x for x in re.split(r"(\d+)", s)]

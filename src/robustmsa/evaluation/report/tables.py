@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from robustmsa.evaluation.report import metric_info as mi
+from robustmsa.evaluation.report.stats import summarize
 from robustmsa.fileio import atomic_write
 
 
@@ -121,3 +123,13 @@ _TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#
 
 def _tex(s: str) -> str:
     return "".join(_TEX.get(ch, ch) for ch in str(s))
+
+
+def stat_cell(values: dict, metric: str, row_n: int) -> StatCell | None:
+    """Mean ± sample sd of unit -> value in the metric's display units; n shown when it
+    differs from the row's."""
+    if not values:
+        return None
+    s = summarize(list(values.values()))
+    k = mi.scale(metric)
+    return StatCell(s.mean * k, s.sd * k, s.n, mi.digits(metric), show_n=s.n != row_n)
