@@ -113,7 +113,9 @@ def comparisons(rep: Builder, ds: str, m: str) -> None:
                 f"(ablations: by `compare_to`, else the row named after its registry method, "
                 f"else the longest name prefix), on {', '.join(x[2] for x in targets)} "
                 f"{mi.title(m)}; same training seed = a pair, 95 % {rep.interval_name()}"
-                + ("; lower is better" if sign < 0 else "") + ".", ""]
+                + ("; lower is better" if sign < 0 else "") + ". The intervals are not adjusted "
+                "for the number of comparisons: with no real difference, about 1 in 20 would "
+                "still exclude 0.", ""]
     rep.md += claims or ["- No difference is detectable in any comparison (table): not "
                           f"with {n_text(rep, ds)}."]
     if claims and quiet:
