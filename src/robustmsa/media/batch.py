@@ -150,7 +150,9 @@ class ClipPredictor:
 
     def predict(self, *, video=None, audio=None, transcript=None, timings=None,
                 clip_id: str | None = None) -> dict[str, Any]:
-        """One row (see the module doc) for one clip; input errors raise."""
+        """One row (see the module doc) for one clip; input errors raise. ``seconds`` counts
+        extraction and the model, not the one-time model loading."""
+        self.pipeline.load()
         t = time.perf_counter()
         res = self.predict_full(video=video, audio=audio, transcript=transcript,
                                 timings=timings, clip_id=clip_id)
