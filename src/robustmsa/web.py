@@ -154,7 +154,8 @@ def make_app(checkpoint: str, cp: Any, *, max_file_mb: float = DEFAULT_MAX_FILE_
 
     with gr.Blocks(title="robustmsa: sentiment of a clip", analytics_enabled=False) as app:
         gr.Markdown("## Sentiment of a clip\n" + _model_blurb(checkpoint, cp, band)
-                    + f"  \nUploads up to {max_file_mb:g} MB; deleted after each prediction.")
+                    + f"  \nUploads up to {max_file_mb:g} MB; deleted after each prediction. "
+                    "Leave out the file or the transcript and the page says what is missing.")
         with gr.Row():
             media = gr.File(label="Video or audio file",
                             file_types=list(VIDEO_EXTENSIONS + AUDIO_EXTENSIONS),

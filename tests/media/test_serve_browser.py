@@ -64,7 +64,8 @@ def server(clips_model, pipeline):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     before = tempfile.gettempdir()
-    srv = serve(clips_model, port=port, block=False, say=lambda m: None,
+    # 1 MB upload limit: the fixture clips (356 kB, 208 kB) pass, test_upload_limit's do not
+    srv = serve(clips_model, port=port, block=False, say=lambda m: None, max_file_mb=1,
                 clip_predictor=ClipPredictor(clips_model, pipeline=pipeline))
     yield srv
     srv.close()
@@ -132,3 +133,19 @@ def test_page_scores_real_clips(browser, server, clips_model, pipeline, media_di
 
     # uploads are deleted after each prediction, inside the server's private folder
     assert not [p for p in server.temp_dir.rglob("*") if p.suffix in (".mp4", ".wav")]
+
+
+def test_upload_limit_is_enforced_before_storing(server):
+    import urllib.error
+    import urllib.request
+
+    boundary = "robustmsa-test-boundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; "
+            f"filename=\"big.wav\"\r\nContent-Type: audio/wav\r\n\r\n").encode()
+    body += b"\0" * (2 * 1024 * 1024) + f"\r\n--{boundary}--\r\n".encode()
+    req = urllib.request.Request(server.url.rstrip("/") + "/gradio_api/upload", data=body,
+                                 headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req, timeout=30)
+    assert e.value.code == 413
+    assert not list(server.temp_dir.rglob("big.wav"))
