@@ -254,7 +254,15 @@ def build(
     if recipe.kind == "text" and media is not None:
         raise ConfigError(f"recipe {name!r} uses transcripts only: --media is not used")
     work = dest / "work"
+    # an interrupted build resumes from work/ (features, finished runs) only for the same inputs
+    key = f"{name} {_sha256(labels)} {media_dir.resolve() if recipe.kind == 'clips' else ''} " \
+          f"{seed} {' '.join(overrides)}"
+    if work.is_dir() and (work / "inputs.txt").is_file() and \
+            (work / "inputs.txt").read_text() != key:
+        log.info("inputs changed since the interrupted build in %s: starting afresh", work)
+        shutil.rmtree(work)
     work.mkdir(parents=True, exist_ok=True)
+    (work / "inputs.txt").write_text(key)
     n_steps = 2 + len(recipe.stages)
     times: dict[str, float] = {}
     t0 = time.perf_counter()
