@@ -23,7 +23,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 DRIVER = Path("/usr/bin/chromedriver")
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--window-size=1280,1300")
+         "--disable-dev-shm-usage", "--window-size=1280,1300")
 
 
 def _missing(why: str) -> None:
