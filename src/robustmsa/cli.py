@@ -2,7 +2,9 @@
 
 Each subcommand lives in `robustmsa.commands.<name>` with ``add_parser(subparsers)`` that
 registers it and sets ``func`` — a thin call into the public API. Errors caused by user input
-(`RobustMSAError`) are printed as one line naming the file/field, with exit status 2.
+(`RobustMSAError`) and refusals of the environment (`OSError`: disk full, permission denied)
+are printed as one line naming the file/field, with exit status 2 (``-v`` shows the traceback
+of an `OSError`). Usage errors of the command line itself are argparse's, also exit status 2.
 """
 
 from __future__ import annotations
@@ -44,9 +46,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rc = args.func(args)
     except RobustMSAError as e:
-        print(f"robustmsa {args.command}: error: {e}", file=sys.stderr)
+        print(f"robustmsa {args.command}: error: {_one_line(e)}", file=sys.stderr)
+        return 2
+    except OSError as e:  # the environment refused (disk full, permissions): say where, in one line
+        if args.verbose:
+            raise
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"robustmsa {args.command}: error: {where}{e.strerror or _one_line(e)}",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
     return int(rc or 0)
+
+
+def _one_line(e: BaseException) -> str:
+    """The message on one line (a wrapped library message can carry newlines)."""
+    return " ".join(str(e).split())

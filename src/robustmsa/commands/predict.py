@@ -19,10 +19,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="test", choices=["train", "valid", "test"])
     p.add_argument("--condition", default="complete", help="missing-modality condition")
     p.add_argument("--mask-seed", type=int, default=0)
-    p.add_argument("--out", help="output .npz with pred, label, id")
+    p.add_argument("--out", help="output .npz with pred, truth, score, label, id (scored by "
+                   "`robustmsa score FILE --convention classification|mosi`)")
     p.add_argument("--video", help="raw video file (mp4, ...)")
     p.add_argument("--audio", help="raw audio file (wav, ...)")
-    p.add_argument("--transcript", help="transcript text, or a path to a text file")
+    p.add_argument("--transcript", help="transcript text (a single word that looks like a "
+                   "file name, e.g. notes.txt, must be an existing file)")
+    p.add_argument("--transcript-file", metavar="FILE", help="UTF-8 text file holding the "
+                   "transcript")
     p.add_argument("--timings", help="word timings file ('start end word' lines or JSON); "
                    "needed by models trained on word-aligned features")
     p.add_argument("--text-model", metavar="PATH", default=None,
@@ -35,15 +39,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from robustmsa.errors import ConfigError
 
-    raw = (args.video, args.audio, args.transcript, args.timings)
+    raw = (args.video, args.audio, args.transcript, args.transcript_file, args.timings)
     if any(x is not None for x in raw):
         if args.data:
             raise ConfigError("give either --data (dataset mode) or raw inputs "
                               "(--video/--audio/--transcript/--timings), not both")
-        from robustmsa.media.predict import format_prediction, predict_media
+        from robustmsa.media.predict import (
+            format_prediction,
+            predict_media,
+            read_transcript_file,
+            resolve_transcript,
+        )
 
+        if args.transcript is not None and args.transcript_file is not None:
+            raise ConfigError("give --transcript TEXT or --transcript-file FILE, not both")
+        transcript = (read_transcript_file(args.transcript_file)
+                      if args.transcript_file is not None else resolve_transcript(args.transcript))
         res = predict_media(args.checkpoint, video=args.video, audio=args.audio,
-                            transcript=args.transcript, timings=args.timings,
+                            transcript=transcript, timings=args.timings,
                             text_model=args.text_model)
         print(json.dumps(res, indent=2) if args.json else format_prediction(res))
         return 0

@@ -1,7 +1,9 @@
 """Tidy records -> ``report.md`` (mean ± std tables) and PNG plots.
 
-Aggregation: for each (method, protocol, condition, metric, training seed) the mask seeds are
-averaged first; the table shows mean ± std over training seeds (std = 0 with one seed).
+Aggregation: for each (run name, protocol, condition, metric, training seed) the mask seeds are
+averaged first; the table shows mean ± std over training seeds (std = 0 with one seed). A row is
+a run ``name`` (records without one, from older files, use ``method``). Records of two different
+checkpoints with the same name, seed (and fold) are refused, never averaged together.
 Values are stored unrounded; rounding happens only here (x100, 2 decimals).
 """
 
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from robustmsa.errors import DataError
 from robustmsa.evaluation.protocols import PROTOCOLS
 from robustmsa.fileio import atomic_write
 
@@ -22,14 +25,41 @@ SUBSET_TITLES = {"avg_incomplete": "Avg.", "complete": "tav"}
 PERCENT_METRICS_EXCLUDE = {"MAE", "Corr"}
 
 
+def row_name(r: dict) -> str:
+    """The report row of a record: its run ``name``, else (older files) its ``method``."""
+    return r.get("name") or r["method"]
+
+
+def check_no_merge(records: list[dict]) -> None:
+    """Refuse records where two checkpoints share (name, seed, fold): averaging them would mix
+    two different models in one number.
+
+    Raises:
+        DataError: naming the run, the seed and both checkpoints.
+    """
+    owner: dict[tuple, str] = {}
+    for r in records:
+        ck = r.get("checkpoint") or ""
+        if not ck:
+            continue
+        key = (row_name(r), r["seed"], r.get("fold"))
+        if owner.setdefault(key, ck) != ck:
+            raise DataError(
+                f"records of two checkpoints share run name {key[0]!r} and seed {key[1]} "
+                f"({owner[key]}, {ck}); they would be averaged as one run — give them different "
+                "names (evaluate --name)"
+            )
+
+
 def aggregate(records: list[dict]) -> dict[tuple, tuple[float, float, int]]:
-    """(method, protocol, condition, metric) -> (mean, std, n_seeds)."""
+    """(name, protocol, condition, metric) -> (mean, std, n_seeds)."""
+    check_no_merge(records)
     per_seed: dict[tuple, list[float]] = defaultdict(list)
     for r in records:
-        per_seed[(r["method"], r["protocol"], r["condition"], r["metric"], r["seed"])].append(
-            r["value"])
+        per_seed[(row_name(r), r["protocol"], r["condition"], r["metric"], r["seed"],
+                  r.get("fold"))].append(r["value"])
     by: dict[tuple, list[float]] = defaultdict(list)
-    for (m, p, c, k, _s), vals in per_seed.items():
+    for (m, p, c, k, _s, _f), vals in per_seed.items():
         by[(m, p, c, k)].append(float(np.mean(vals)))
     return {k: (float(np.mean(v)), float(np.std(v)), len(v)) for k, v in by.items()}
 
@@ -45,8 +75,8 @@ def _fmt(stat: tuple[float, float, int] | None, metric: str) -> str:
 def _methods(records: list[dict]) -> list[str]:
     seen: list[str] = []
     for r in records:
-        if r["method"] not in seen:
-            seen.append(r["method"])
+        if row_name(r) not in seen:
+            seen.append(row_name(r))
     return seen
 
 
@@ -134,6 +164,7 @@ def write_report(
     costs: list[dict] | None = None,
 ) -> Path:
     """Write ``results.json``, ``report.md`` and plots into ``out_dir``; returns report path."""
+    check_no_merge(records)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / "results.json", json.dumps(records, separators=(",", ":")).encode())
@@ -141,7 +172,7 @@ def write_report(
     methods = _methods(records)
     protos = [p for p in PROTOCOLS if any(r["protocol"] == p for r in records)]
     datasets = sorted({r["dataset"] for r in records})
-    n_seeds = {m: len({r["seed"] for r in records if r["method"] == m}) for m in methods}
+    n_seeds = {m: len({r["seed"] for r in records if row_name(r) == m}) for m in methods}
     n_mask = sorted({r["mask_seed"] for r in records})
     md = [f"# {title}", "", preamble, "",
           f"Dataset(s): {', '.join(datasets)}. Metric **{metric}** "
