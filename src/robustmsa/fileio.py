@@ -62,6 +62,12 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object] | 
     return p
 
 
+def displayable(text: str) -> str:
+    """``text`` with undecodable bytes of a non-UTF-8 path (surrogates) shown as U+FFFD, for
+    labels, plots and reports that must be valid text."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def append_line(fd: int, line: str, path: str | os.PathLike) -> int:
     """Append ``line`` (plus a newline) to the file open as ``fd`` (``O_APPEND``): the whole
     record in one ``write`` call where the kernel allows, never truncating what is there.

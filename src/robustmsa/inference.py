@@ -20,7 +20,7 @@ from robustmsa.data.prepare import check_data_fits, checkpoint_info, prepare_for
 from robustmsa.data.schema import MSADataset, MSASplit
 from robustmsa.engine.builder import build_method
 from robustmsa.engine.checkpoint import load_checkpoint
-from robustmsa.errors import CheckpointError, DataError
+from robustmsa.errors import CheckpointError, ConfigError, DataError
 from robustmsa.methods import Method
 from robustmsa.types import MODALITIES, Batch
 
@@ -34,7 +34,10 @@ def load_method(path: str | Path, device: str | torch.device = "cpu") -> tuple[M
     so `robustmsa.evaluation.api.evaluate_method` prepares raw data for it by itself.
     """
     ck = load_checkpoint(path)
-    cfg = dataclass_from_dict(ExperimentConfig, ck["config"], f"{path}: config")
+    try:
+        cfg = dataclass_from_dict(ExperimentConfig, ck["config"], "config")
+    except ConfigError as e:
+        raise CheckpointError(f"{path}: field 'config': {e}") from None
     info = checkpoint_info(ck, str(path))
     method = build_method(cfg, info, for_training=False)
     try:

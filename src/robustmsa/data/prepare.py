@@ -11,7 +11,8 @@ What it does, in order:
 
 1. checks the checkpoint's ``dataset_info`` and ``normalization`` fields;
 2. checks the feature layout: every modality the model uses is in the data with the same width,
-   and the labels are of the same kind (sentiment scores vs. the same native classes);
+   made by the same extractor with the same settings where both record one (`robustmsa
+   extract`), and the labels are of the same kind (sentiment scores vs. the same classes);
 3. standardises each used modality with the checkpoint's stored mean / std (the statistics of
    the *training split the model was trained on*, never of the file being evaluated); padding
    stays exactly zero. A checkpoint with no stored statistics (``data.standardize=false``) gets
@@ -128,6 +129,27 @@ def check_data_fits(checkpoint: Any, trained_on: DatasetInfo, data: DatasetInfo)
         )
 
 
+def check_extractors_fit(checkpoint: Any, ck: dict[str, Any], data: DatasetInfo) -> None:
+    """Features made by ``robustmsa extract`` carry their extractor configuration: when both
+    the checkpoint and the data do, every modality the model uses must match (same extractor,
+    settings, width) — equal widths alone do not make the same features."""
+    from robustmsa.media.base import describe_mismatch
+    from robustmsa.media.provenance import extractor_config
+
+    trained = ck.get("extractor") or extractor_config(ck.get("dataset_info")) or {}
+    given = extractor_config(data) or {}
+    if not trained or not given:
+        return
+    for m in checkpoint_info(ck, str(checkpoint)).modalities:
+        if m in trained and m in given:
+            diff = describe_mismatch(trained[m], given[m])
+            if diff:
+                raise CheckpointError(
+                    f"{checkpoint}: the {m} features of dataset {data.name!r} were extracted "
+                    f"differently from the model's ({'; '.join(diff)})"
+                )
+
+
 def prepare_for_checkpoint(
     ck: dict[str, Any],
     data: MSADataset,
@@ -162,6 +184,7 @@ def prepare_for_checkpoint(
         )
     info = checkpoint_info(ck, where)
     check_data_fits(where, info, raw.info)
+    check_extractors_fit(where, ck, raw.info)
     stats = norm_stats_of(ck, where)
     for m in info.modalities:
         if stats and m not in stats:

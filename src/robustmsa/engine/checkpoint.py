@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -62,10 +63,13 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     if not p.exists():
         raise CheckpointError(f"{p}: checkpoint not found")
     try:
-        data = torch.load(p, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # e.g. "pickle protocol 4": the error below says it all
+            warnings.simplefilter("ignore")
+            data = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for corrupt / unsafe files
         raise CheckpointError(
-            f"{p}: not a loadable robustmsa checkpoint ({type(e).__name__}: {str(e)[:200]})"
+            f"{p}: not a loadable robustmsa checkpoint ({type(e).__name__}: "
+            f"{' '.join(str(e).split())[:200]})"
         ) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"{p}: field 'format' is not {FORMAT!r}")

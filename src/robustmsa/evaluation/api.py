@@ -38,6 +38,7 @@ from robustmsa.data.schema import MSADataset
 from robustmsa.errors import ConfigError
 from robustmsa.evaluation.evaluator import MaskCache, evaluate_conditions
 from robustmsa.evaluation.protocols import INCOMPLETE_SUBSETS, get_protocol
+from robustmsa.fileio import displayable
 from robustmsa.inference import load_method
 from robustmsa.metrics import area_under_curve
 
@@ -85,7 +86,7 @@ def run_label(ck: dict[str, Any], path: str | Path | None = None, name: str | No
     cfg = ck.get("config") or {}
     default = cfg.get("name") or (run_dir_name(path) if path else "") or ck["method"]
     return {
-        "name": name or default,
+        "name": displayable(name or default),  # a report row: valid text even for odd paths
         "method": ck["method"],
         "checkpoint": str(path) if path is not None else "",
         "seed": int(cfg.get("seed", 0)),

@@ -18,7 +18,7 @@ import numpy as np
 
 from robustmsa.errors import DataError
 from robustmsa.evaluation.protocols import PROTOCOLS
-from robustmsa.fileio import atomic_write
+from robustmsa.fileio import atomic_write, displayable
 
 SUBSET_COLUMNS = ("t", "a", "v", "ta", "tv", "av", "avg_incomplete", "complete")
 SUBSET_TITLES = {"avg_incomplete": "Avg.", "complete": "tav"}
@@ -218,5 +218,5 @@ def write_report(
                 f"{v:.3g}" if isinstance(v, float) else str(v) for v in c.values()) + " |")
         md.append("")
     path = out / "report.md"
-    atomic_write(path, "\n".join(md).encode())
+    atomic_write(path, displayable("\n".join(md)).encode())
     return path

@@ -121,10 +121,6 @@ def _build_pipeline(
 ) -> MediaPipeline:
     """Extractors the checkpoint was trained with (or the defaults when it does not say)."""
     if not ckpt_ext:
-        if mods:
-            log.warning(
-                "%s carries no extractor configuration; using the default extractors", checkpoint
-            )
         opts = {"text": {"text_model": text_model}} if text_model and "text" in mods else None
         return MediaPipeline.default(mods, options=opts)
     descs: dict[str, Any] = {}
@@ -223,6 +219,9 @@ def predict_media(
     if pipeline is None:
         pipeline = _build_pipeline(checkpoint, mods, ckpt_ext, text_model)
     check_compatibility(checkpoint, pipeline, dims, ckpt_ext)
+    if not ckpt_ext and mods:  # warned only once the defaults are known to fit
+        log.warning("%s carries no extractor configuration; using the default extractors",
+                    checkpoint)
     words = read_word_timings(timings) if timings is not None else None
     if pipeline.align == "words" and words is None:
         raise ConfigError(
