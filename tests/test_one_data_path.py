@@ -24,7 +24,7 @@ from robustmsa.errors import CheckpointError, ConfigError, DataError
 from robustmsa.evaluation.api import evaluate, evaluate_method, unique_labels
 from robustmsa.evaluation.evaluator import predict_split
 from robustmsa.evaluation.predictions import predict_to_file
-from robustmsa.evaluation.report import aggregate
+from robustmsa.evaluation.report import collect
 from robustmsa.inference import Predictor, load_method
 
 REPO = Path(__file__).resolve().parents[1]
@@ -183,12 +183,14 @@ def test_run_names_never_merge_two_checkpoints(tmp_path):
         unique_labels([a, b], explicit=True)
     with pytest.raises(ConfigError, match="given twice"):
         unique_labels([a, dict(a)], explicit=False)
-    recs = [dict(a, protocol="subsets", condition="t", mask_seed=0, metric="F1", value=0.5),
-            dict(b, protocol="subsets", condition="t", mask_seed=0, metric="F1", value=0.7)]
-    with pytest.raises(DataError, match="share run name 'teacher' and seed 0"):
-        aggregate(recs)
+    recs = [dict(a, dataset="d", protocol="subsets", condition="t", mask_seed=0, metric="F1",
+                 value=0.5),
+            dict(b, dataset="d", protocol="subsets", condition="t", mask_seed=0, metric="F1",
+                 value=0.7)]
+    with pytest.raises(DataError, match="must not be averaged"):
+        collect(recs, {"d": None})
     old = [{k: v for k, v in r.items() if k not in ("name", "checkpoint")} for r in recs[:1]]
-    assert aggregate(old)[("teacher", "subsets", "t", "F1")][0] == 0.5  # old files: by method
+    assert [r.name for r in collect(old, {"d": None}).rows] == ["teacher"]  # old files: method
 
 
 def test_prepare_refuses_what_does_not_fit(world):

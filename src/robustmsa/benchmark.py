@@ -33,8 +33,9 @@ from robustmsa.engine.trainer import Trainer
 from robustmsa.errors import ConfigError
 from robustmsa.evaluation.api import evaluate_method, run_label
 from robustmsa.evaluation.evaluator import MaskCache
-from robustmsa.evaluation.report import write_report
+from robustmsa.evaluation.report import balance_entries, write_report
 from robustmsa.inference import load_method
+from robustmsa.tasks import Task
 
 logger = logging.getLogger(__name__)
 
@@ -48,12 +49,15 @@ class RunSpec:
         method: registry key.
         method_config: the method's Config overrides.
         overrides: further overrides of the experiment config (e.g. ``{train: {epochs: 5}}``).
+        compare_to: run name(s) the report pairs this run against as its parent (default:
+            the run named after its method, else the longest name prefix).
     """
 
     name: str
     method: str
     method_config: dict[str, Any] = field(default_factory=dict)
     overrides: dict[str, Any] = field(default_factory=dict)
+    compare_to: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -110,7 +114,7 @@ def run_benchmark(bc: BenchmarkConfig, data: MSADataset | None = None) -> Path:
     teacher_run = next((r for r in bc.runs if r.method == "teacher"), None)
     if needs_teacher and teacher_run is None:
         raise ConfigError("frozen-teacher methods need a run with method: teacher")
-    records, costs = [], []
+    records, costs, balance = [], [], []
     cache = MaskCache()
     for seed in bc.seeds:
         teacher_ckpt = str(out / f"{teacher_run.name}/seed{seed}/best.pt") if teacher_run else ""
@@ -125,6 +129,7 @@ def run_benchmark(bc: BenchmarkConfig, data: MSADataset | None = None) -> Path:
                 logger.info("training %s seed %d", run.name, seed)
                 Trainer(cfg, data, run_dir).fit(overwrite=True)  # an unfinished / stale run
             res = json.loads(summary.read_text())
+            balance += balance_entries(res, run.name, seed)
             method, ck = load_method(run_dir / "best.pt")
             recs, eval_s = evaluate_method(  # raw data, prepared for ck (one data path)
                 method, data, protocols=bc.protocols, conditions=bc.conditions,
@@ -139,7 +144,9 @@ def run_benchmark(bc: BenchmarkConfig, data: MSADataset | None = None) -> Path:
     costs_avg = _average_costs(costs)
     (out / "costs.json").write_text(json.dumps(costs, indent=1))
     return write_report(records, out, title=bc.title, costs=costs_avg,
-                        preamble=f"Config: `{out / 'benchmark.yaml'}`. Seeds: {bc.seeds}.")
+                        preamble=f"Config: `{out / 'benchmark.yaml'}`. Seeds: {bc.seeds}.",
+                        data=data, task=Task.build(base.task.kind, data.info), balance=balance,
+                        compare_to={r.name: r.compare_to for r in bc.runs if r.compare_to})
 
 
 def _average_costs(costs: list[dict]) -> list[dict]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -51,10 +52,12 @@ def data_source_of(checkpoints: list[str], override: str = "") -> tuple[str, int
 
 def run(args: argparse.Namespace) -> int:
     from robustmsa.data import load_data
+    from robustmsa.engine.checkpoint import load_checkpoint
     from robustmsa.evaluation.api import evaluate
     from robustmsa.evaluation.protocols import get_protocol
     from robustmsa.evaluation.report import write_report
     from robustmsa.missing import parse_condition
+    from robustmsa.tasks import Task
 
     protocols = args.protocol or (["subsets", "frame_drop"] if not args.condition else [])
     for p in protocols:  # every argument is checked before anything is loaded
@@ -68,7 +71,10 @@ def run(args: argparse.Namespace) -> int:
     source, seed = data_source_of(args.checkpoint, args.data)
     data = load_data(source, seed=seed)  # raw: each checkpoint's statistics are applied to it
     records, _ = evaluate(args.checkpoint, data, names=args.name, protocols=protocols,
-                          conditions=args.condition, mask_seeds=args.mask_seeds, split=args.split)
-    report = write_report(records, args.out, title=f"Evaluation on {data.info.name} [{args.split}]")
+                          conditions=args.condition, mask_seeds=args.mask_seeds, split=args.split,
+                          progress=lambda line: print(line, file=sys.stderr, flush=True))
+    task = Task.from_dict(load_checkpoint(args.checkpoint[0])["task"])
+    report = write_report(records, args.out, title=f"Evaluation on {data.info.name} [{args.split}]",
+                          data=data, task=task, split=args.split)
     print(f"wrote {report} and {report.parent / 'results.json'}")
     return 0

@@ -26,7 +26,7 @@ import logging
 import re
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,29 +37,35 @@ from robustmsa.data.prepare import fingerprint, norm_stats_of, prepare_for_check
 from robustmsa.data.schema import MSADataset
 from robustmsa.errors import ConfigError
 from robustmsa.evaluation.evaluator import MaskCache, evaluate_conditions
-from robustmsa.evaluation.protocols import INCOMPLETE_SUBSETS, get_protocol
+from robustmsa.evaluation.protocols import get_protocol, incomplete_subsets
 from robustmsa.fileio import displayable
 from robustmsa.inference import load_method
 from robustmsa.metrics import area_under_curve
+from robustmsa.missing import parse_condition
 
 logger = logging.getLogger(__name__)
 
 
-def _summaries(protocol, recs: list[dict]) -> list[dict]:
-    """Summary records of one protocol ("Avg." over subsets, AUC over rates)."""
+def _summaries(protocol, recs: list[dict], modalities: tuple[str, ...] | None = None) -> list[dict]:
+    """Summary records of one protocol ("Avg." over the dataset's incomplete subsets, AUC over
+    the rates that leave some input: frame/block drop at 1.0 is left out). ``coverage``
+    (a property of the data, not a score) gets no summary."""
     if not protocol.summary:
         return []
     by = defaultdict(dict)  # (mask_seed, metric) -> condition -> value
     for r in recs:
-        by[(r["mask_seed"], r["metric"])][r["condition"]] = r["value"]
+        if r["metric"] != "coverage":
+            by[(r["mask_seed"], r["metric"])][r["condition"]] = r["value"]
+    subsets = incomplete_subsets(modalities)
     out = []
     for (ms, metric), vals in by.items():
         if protocol.summary == "avg_incomplete":
-            if all(c in vals for c in INCOMPLETE_SUBSETS):
+            if subsets and all(c in vals for c in subsets):
                 out.append({"condition": "avg_incomplete", "mask_seed": ms, "metric": metric,
-                            "value": float(np.mean([vals[c] for c in INCOMPLETE_SUBSETS]))})
+                            "value": float(np.mean([vals[c] for c in subsets]))})
         else:
-            conds = [c for c in protocol.conditions if c in vals]
+            conds = [c for c in protocol.conditions
+                     if c in vals and not parse_condition(c).empties_all]
             ys = [vals[c] for c in conds]
             if protocol.summary == "auc":
                 v = area_under_curve([protocol.rate(c) for c in conds], ys)
@@ -183,7 +189,7 @@ def evaluate_method(
         seeds = list(mask_seeds)
         recs = evaluate_conditions(method, sp, split_name=split, conditions=proto.conditions,
                                    mask_seeds=seeds, cache=cache, device=device)
-        recs += _summaries(proto, recs)
+        recs += _summaries(proto, recs, data.info.modalities)
         for r in recs:
             out.append({**label, "dataset": data.info.name, "protocol": pname, **r})
     return out, time.perf_counter() - t0
@@ -194,6 +200,7 @@ def evaluate(
     data: MSADataset,
     *,
     names: Sequence[str] | None = None,
+    progress: Callable[[str], None] | None = None,
     **kwargs,
 ) -> tuple[list[dict], dict[str, float]]:
     """Evaluate several checkpoints on identical masks; returns (records, seconds per run).
@@ -202,6 +209,8 @@ def evaluate(
         checkpoints: checkpoint paths.
         data: the **raw** dataset; each checkpoint gets it prepared with its own statistics.
         names: run names, one per checkpoint (default: see the module docstring).
+        progress: when given, receives one line per checkpoint as it finishes
+            (``"checkpoint 2/5: corrkd seed 1 (runs/c/best.pt) 3.2 s"``).
         **kwargs: `evaluate_method` options (protocols, conditions, mask_seeds, split, ...).
 
     Raises:
@@ -219,7 +228,7 @@ def evaluate(
                            explicit=names is not None)
     prepared: dict[str, MSADataset] = {}  # by statistics: checkpoints of one training set share
     records, timing = [], {}
-    for p, (method, ck), label in zip(paths, loaded, labels, strict=True):
+    for i, (p, (method, ck), label) in enumerate(zip(paths, loaded, labels, strict=True), 1):
         key = fingerprint(norm_stats_of(ck, str(p)))
         ds = prepare_for_checkpoint(ck, prepared.get(key, data), splits=[split], source=str(p))
         prepared[key] = ds
@@ -227,4 +236,7 @@ def evaluate(
                                      **kwargs)
         records += recs
         timing[str(p)] = secs
+        if progress is not None:
+            progress(f"checkpoint {i}/{len(paths)}: {label['name']} seed {label['seed']} "
+                     f"({p}) {secs:.1f} s")
     return records, timing
