@@ -2,7 +2,9 @@
 identical masks, and write one comparison report.
 
 For every seed the ``teacher`` run is trained first; frozen-teacher methods of that seed are
-distilled from it. A finished run (its ``summary.json`` exists with the same config) is reused,
+distilled from it. Training gets the raw data (the trainer standardises with its training
+split); each checkpoint is evaluated on the raw data prepared for it
+(`robustmsa.data.prepare.prepare_for_checkpoint`), records named by the run. A finished run (its ``summary.json`` exists with the same config) is reused,
 so an interrupted benchmark continues where it stopped.
 """
 
@@ -29,7 +31,7 @@ from robustmsa.data.schema import MSADataset
 from robustmsa.engine.builder import method_class
 from robustmsa.engine.trainer import Trainer
 from robustmsa.errors import ConfigError
-from robustmsa.evaluation.api import evaluate_method
+from robustmsa.evaluation.api import evaluate_method, run_label
 from robustmsa.evaluation.evaluator import MaskCache
 from robustmsa.evaluation.report import balance_entries, write_report
 from robustmsa.inference import load_method
@@ -81,7 +83,7 @@ class BenchmarkConfig:
 
 
 def load_benchmark_config(path: str | Path, overrides: list[str] | None = None) -> BenchmarkConfig:
-    raw = deep_merge(read_yaml(path), parse_overrides(overrides or []))
+    raw = deep_merge(read_yaml(path), parse_overrides(overrides or [], BenchmarkConfig))
     cfg = dataclass_from_dict(BenchmarkConfig, raw, str(path))
     names = [r.name for r in cfg.runs]
     if len(set(names)) != len(names):
@@ -125,13 +127,14 @@ def run_benchmark(bc: BenchmarkConfig, data: MSADataset | None = None) -> Path:
             t0 = time.perf_counter()
             if not done:
                 logger.info("training %s seed %d", run.name, seed)
-                Trainer(cfg, data, run_dir).fit()
+                Trainer(cfg, data, run_dir).fit(overwrite=True)  # an unfinished / stale run
             res = json.loads(summary.read_text())
             balance += balance_entries(res, run.name, seed)
-            method, _ = load_method(run_dir / "best.pt")
-            recs, eval_s = evaluate_method(
+            method, ck = load_method(run_dir / "best.pt")
+            recs, eval_s = evaluate_method(  # raw data, prepared for ck (one data path)
                 method, data, protocols=bc.protocols, conditions=bc.conditions,
-                mask_seeds=bc.mask_seeds, label={"method": run.name, "seed": seed}, cache=cache)
+                mask_seeds=bc.mask_seeds, label=run_label(ck, run_dir / "best.pt", run.name),
+                cache=cache, checkpoint=ck)
             records += recs
             costs.append({"method": run.name, "seed": seed, "params_total": res["num_parameters"],
                           "params_deployed": res["num_deployable_parameters"],

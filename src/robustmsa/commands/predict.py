@@ -27,11 +27,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="test", choices=["train", "valid", "test"])
     p.add_argument("--condition", default="complete", help="missing-modality condition")
     p.add_argument("--mask-seed", type=int, default=0)
-    p.add_argument("--out", help="dataset mode: output .npz with pred, label, id; folder mode: "
-                   ".csv or .jsonl, one row per clip")
+    p.add_argument("--out", help="dataset mode: output .npz with pred, truth, score, label, id "
+                   "(scored by `robustmsa score FILE --convention classification|mosi`); folder "
+                   "mode: .csv or .jsonl, one row per clip")
     p.add_argument("--video", help="raw video file (mp4, ...)")
     p.add_argument("--audio", help="raw audio file (wav, ...)")
-    p.add_argument("--transcript", help="transcript text, or a path to a text file")
+    p.add_argument("--transcript", help="transcript text (a single word that looks like a "
+                   "file name, e.g. notes.txt, must be an existing file)")
+    p.add_argument("--transcript-file", metavar="FILE", help="UTF-8 text file holding the "
+                   "transcript")
     p.add_argument("--timings", help="word timings file ('start end word' lines or JSON); "
                    "needed by models trained on word-aligned features")
     p.add_argument("--media-dir", metavar="DIR", help="predict every clip of this folder")
@@ -79,20 +83,29 @@ def run(args: argparse.Namespace) -> int:
     from robustmsa.zoo import resolve_checkpoint
 
     ckpt = resolve_checkpoint(args.checkpoint, args.model, args.root)
-    raw = (args.video, args.audio, args.transcript, args.timings)
+    raw = (args.video, args.audio, args.transcript, args.transcript_file, args.timings)
     if args.media_dir:
         if args.data or any(x is not None for x in raw):
             raise ConfigError("--media-dir predicts a folder: not with --data, --video, --audio, "
-                              "--transcript or --timings")
+                              "--transcript(-file) or --timings")
         return _folder(args, ckpt)
     if any(x is not None for x in raw):
         if args.data:
             raise ConfigError("give either --data (dataset mode) or raw inputs "
                               "(--video/--audio/--transcript/--timings), not both")
-        from robustmsa.media.predict import clip_id_of, format_prediction, predict_media
+        from robustmsa.media.predict import (
+            clip_id_of,
+            format_prediction,
+            predict_media,
+            read_transcript_file,
+            resolve_transcript,
+        )
 
+        if args.transcript is not None and args.transcript_file is not None:
+            raise ConfigError("give --transcript TEXT or --transcript-file FILE, not both")
         cid = args.clip_id or clip_id_of(args.video, args.audio)
-        transcript = args.transcript
+        transcript = (read_transcript_file(args.transcript_file)
+                      if args.transcript_file is not None else resolve_transcript(args.transcript))
         if transcript is None and args.transcripts and cid:
             from robustmsa.media.batch import read_transcripts
 

@@ -98,6 +98,50 @@ def _load_arrays(path: Path, keys: list[str]) -> dict[str, np.ndarray]:
     return out
 
 
+REGRESSION_CONVENTIONS = frozenset({"mosi", "mosei", "sims"})
+
+
+def _optional_text(path: Path, key: str) -> str | None:
+    """The string scalar ``key`` of the archive (``robustmsa predict`` metadata), or None."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if key not in archive.files:
+                return None
+            v = archive[key]
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        return None
+    return str(v.item()) if v.shape == () and v.dtype.kind in "US" else None
+
+
+def check_task_fits(path: Path, task: str | None, convention: str, pred_key: str) -> None:
+    """Refuse a convention that does not fit the model that wrote the predictions.
+
+    ``robustmsa predict`` records the model's task kind in ``task``. A class model's ``pred``
+    holds class probabilities and its ``score`` the expected class centre (P(pos) - P(neg) for
+    2 classes): neither is a sentiment regression, so MAE / Corr / Acc-5 / Acc-7 of a
+    regression convention would be numbers without meaning. Files without ``task`` (other
+    frameworks) are not checked.
+
+    Raises:
+        DataError: naming the file, the task and the convention to use.
+    """
+    if task is None:
+        return
+    if task != "regression" and convention in REGRESSION_CONVENTIONS:
+        raise DataError(
+            f"{path}: predictions of a {task!r} class model ('{pred_key}' = class "
+            "probabilities; 'score' = expected class centre, P(pos) - P(neg) for 2 classes) are "
+            f"not sentiment regression scores, so convention {convention!r} (MAE, Corr, "
+            "Acc-7) would be meaningless; use --convention classification (truth = class ids), "
+            "or train with task.kind=regression"
+        )
+    if task == "regression" and convention not in REGRESSION_CONVENTIONS:
+        raise DataError(
+            f"{path}: predictions of a regression model are scores, not class outputs; use "
+            "--convention mosi, mosei or sims"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     from robustmsa.metrics import CONVENTIONS, MetricInputError, score
 
@@ -118,6 +162,7 @@ def run(args: argparse.Namespace) -> int:
     if args.weight_key is not None:
         keys["sample_weight"] = args.weight_key
     arrays = _load_arrays(path, list(dict.fromkeys(keys.values())))
+    check_task_fits(path, _optional_text(path, "task"), convention, keys["pred"])
     try:
         result = score(
             arrays[keys["pred"]],

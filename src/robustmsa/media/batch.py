@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from robustmsa.errors import ConfigError, DataError, RobustMSAError
+from robustmsa.errors import CheckpointError, ConfigError, DataError, RobustMSAError
 from robustmsa.media.labels import AUDIO_EXTENSIONS, CLIP_EXTENSIONS
 
 log = logging.getLogger(__name__)
@@ -200,6 +200,10 @@ def predict_dir(
     items = find_media(media_dir)
     texts = read_transcripts(transcripts) if transcripts is not None else {}
     cp = predictor or ClipPredictor(checkpoint, text_model=text_model, band=band)
+    if cp.pipeline.align == "words":
+        raise ConfigError(f"{checkpoint}: the model was trained on word-aligned features, which "
+                          "need word timings per clip; --media-dir does not read timings (predict "
+                          "one clip with --timings FILE)")
     rows: list[dict[str, Any]] = []
     n_failed = 0
     cp.pipeline.load()  # before the first clip, so per-clip seconds are extraction + model
@@ -215,7 +219,7 @@ def predict_dir(
             try:
                 res = cp.predict_full(transcript=text or None, clip_id=it.id, **kw)
                 row = _row(it.id, str(it.path), res, None, time.perf_counter() - t)
-            except ConfigError:
+            except CheckpointError:
                 raise  # a model/extractor mismatch fails every clip: stop at once
             except RobustMSAError as e:
                 row = _row(it.id, str(it.path), None, str(e), time.perf_counter() - t)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
@@ -27,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from robustmsa.errors import CheckpointError, ConfigError, RobustMSAError
+from robustmsa.errors import CheckpointError, ConfigError, DataError, RobustMSAError
 from robustmsa.media.align import read_word_timings
 from robustmsa.media.base import describe_mismatch
 from robustmsa.media.pipeline import MediaPipeline
@@ -39,17 +40,57 @@ log = logging.getLogger(__name__)
 NOT_USED = "not used by this model"
 
 
+_FILE_LIKE = re.compile(r"\S*(/|\\)\S*|\S+\.(txt|text|md|srt|vtt|csv|tsv|json|lab|trn)",
+                        re.IGNORECASE)
+
+
+def looks_like_path(value: str) -> bool:
+    """A single token with a path separator or a text-file suffix (``notes.txt``)."""
+    return _FILE_LIKE.fullmatch(value.strip()) is not None
+
+
+def read_transcript_file(path: str | os.PathLike) -> str:
+    """The stripped UTF-8 content of transcript file ``path``.
+
+    Raises:
+        ConfigError: missing, not a file, unreadable or not UTF-8 (names the file).
+    """
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise ConfigError(f"{p}: transcript file not found")
+    if not p.is_file():
+        raise ConfigError(f"{p}: the transcript must be a text file, not a directory")
+    try:
+        return p.read_text(encoding="utf-8").strip()
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{p}: the transcript is not UTF-8 text ({e.reason} at byte "
+                          f"{e.start})") from None
+    except OSError as e:
+        raise ConfigError(f"{p}: cannot read the transcript ({e.strerror or e})") from None
+
+
 def resolve_transcript(value: str | None) -> str | None:
-    """``value`` itself, or the content of the text file it names (if such a file exists)."""
+    """``value`` itself, or the content of the text file it names (if such a file exists).
+
+    Raises:
+        ConfigError: ``value`` looks like a file name (one token ending in ``.txt`` etc., or a
+            path) but no such file exists: it is not silently used as the spoken text.
+    """
     if value is None:
         return None
     if len(value) < 4096 and "\n" not in value:
         p = Path(value).expanduser()
         try:
             if p.is_file():
-                return p.read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as e:
-            raise ConfigError(f"{p}: cannot read the transcript ({e})") from None
+                return read_transcript_file(p)
+        except OSError:
+            pass
+        if looks_like_path(value):
+            raise ConfigError(
+                f"--transcript {value!r}: looks like a file name but no such file exists; give "
+                "the spoken text itself (e.g. --transcript \"it was good\") or an existing file "
+                "with --transcript-file FILE"
+            )
     return value
 
 
@@ -102,10 +143,6 @@ def _build_pipeline(
 ) -> MediaPipeline:
     """Extractors the checkpoint was trained with (or the defaults when it does not say)."""
     if not ckpt_ext:
-        if mods:
-            log.warning(
-                "%s carries no extractor configuration; using the default extractors", checkpoint
-            )
         opts = {"text": {"text_model": text_model}} if text_model and "text" in mods else None
         return MediaPipeline.default(mods, options=opts)
     descs: dict[str, Any] = {}
@@ -196,6 +233,11 @@ def predict_media(
     """
     if video is None and audio is None and transcript is None and timings is None:
         raise ConfigError("nothing to predict from: give a video, an audio file or a transcript")
+    transcript = resolve_transcript(transcript)  # input problems before any model is loaded
+    for flag, f in (("--video", video), ("--audio", audio), ("--timings", timings)):
+        if f is not None and not Path(f).is_file():
+            raise DataError(f"{f}: {flag} file not found" if not Path(f).exists()
+                            else f"{f}: {flag} must be a file, not a directory")
     t0 = time.perf_counter()
     predictor = predictor if predictor is not None else _load_predictor(checkpoint)
     info = _info_dict(predictor)
@@ -205,6 +247,9 @@ def predict_media(
     if pipeline is None:
         pipeline = _build_pipeline(checkpoint, mods, ckpt_ext, text_model)
     check_compatibility(checkpoint, pipeline, dims, ckpt_ext)
+    if not ckpt_ext and mods:  # warned only once the defaults are known to fit
+        log.warning("%s carries no extractor configuration; using the default extractors",
+                    checkpoint)
     words = read_word_timings(timings) if timings is not None else None
     if pipeline.align == "words" and words is None:
         raise ConfigError(
@@ -216,7 +261,7 @@ def predict_media(
 
     t1 = time.perf_counter()
     clip = pipeline.extract(
-        video=video, audio=audio, transcript=resolve_transcript(transcript), words=words
+        video=video, audio=audio, transcript=transcript, words=words
     )
     t_extract = time.perf_counter() - t1
 
@@ -255,7 +300,8 @@ def predict_media(
         log.warning("no modality of the model was found in the inputs; predicting anyway")
 
     t2 = time.perf_counter()
-    out = predictor.predict_features(features, present)
+    # every extracted row is a frame (a vision row without a face is all zero but valid)
+    out = _predict(predictor, features, present, {m: int(x.shape[0]) for m, x in features.items()})
     t_pred = time.perf_counter() - t2
     probs = out.get("probs")
     result = {
@@ -283,6 +329,18 @@ def predict_media(
     if return_features:
         result["features"] = features
     return result
+
+
+def _predict(predictor: Any, features: dict, present: dict, lengths: dict) -> dict:
+    import inspect
+
+    try:
+        takes_lengths = "lengths" in inspect.signature(predictor.predict_features).parameters
+    except (TypeError, ValueError):
+        takes_lengths = False
+    if takes_lengths:
+        return predictor.predict_features(features, present, lengths=lengths)
+    return predictor.predict_features(features, present)
 
 
 def result_to_json(result: dict[str, Any]) -> dict[str, Any]:

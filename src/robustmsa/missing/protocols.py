@@ -28,6 +28,7 @@ import numpy as np
 from robustmsa.types import LONG_TO_SHORT, MODALITIES, SHORT_NAMES
 
 Row = tuple[dict[str, bool], dict[str, np.ndarray]]
+MAX_ETA = (len(MODALITIES) - 1) / len(MODALITIES)
 
 
 def subset_name(mods: tuple[str, ...] | frozenset[str]) -> str:
@@ -229,6 +230,12 @@ class SampleModalityRate:
 
     eta: float
 
+    def __post_init__(self) -> None:
+        # at most (M-1)/M with M <= 3 modalities; the exact bound is checked per dataset
+        if not 0.0 <= float(self.eta) <= MAX_ETA + 1e-9:
+            raise ValueError(f"eta must be in [0, {MAX_ETA:.3f}] (at least one of 3 modalities "
+                             f"is always kept); got {self.eta}")
+
     @property
     def key(self) -> str:
         return f"eta:{self.eta:g}"
@@ -259,6 +266,16 @@ class ModalityRandomDrop:
 
     rates: tuple[tuple[str, float], ...]
 
+    def __post_init__(self) -> None:
+        seen: set[str] = set()
+        for m, r in self.rates:
+            if m not in MODALITIES:
+                raise ValueError(f"unknown modality {m!r}")
+            if m in seen:
+                raise ValueError(f"modality {m!r} given twice")
+            seen.add(m)
+            _check_rate(f"drop probability of {m}", r)
+
     @property
     def key(self) -> str:
         return "mdrop:" + ",".join(f"{m}={r:g}" for m, r in self.rates)
@@ -286,6 +303,9 @@ class LNLNTrain:
     max_rate: float = 1.0
     is_random = True
     empties_all = False
+
+    def __post_init__(self) -> None:
+        _check_rate("max_rate", self.max_rate)
 
     @property
     def key(self) -> str:

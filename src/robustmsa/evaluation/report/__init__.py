@@ -30,7 +30,7 @@ from robustmsa.evaluation.report.render import Builder
 from robustmsa.evaluation.report.sections import balance as balance_section
 from robustmsa.evaluation.report.sections import costs as cost_section
 from robustmsa.evaluation.report.stats import Paired, Stat, paired_interval, summarize
-from robustmsa.fileio import atomic_write
+from robustmsa.fileio import atomic_write, displayable
 
 __all__ = ["Collection", "Paired", "Row", "Stat", "balance_entries", "collect",
            "majority_scores", "paired_interval", "summarize", "write_report"]
@@ -96,5 +96,5 @@ def write_report(
     if costs:
         cost_section(b, costs)
     path = out / "report.md"
-    atomic_write(path, "\n".join(b.md).encode())
+    atomic_write(path, displayable("\n".join(b.md)).encode())  # valid UTF-8 for any path
     return path
