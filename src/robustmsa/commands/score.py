@@ -103,6 +103,8 @@ REGRESSION_CONVENTIONS = frozenset({"mosi", "mosei", "sims"})
 
 def _optional_text(path: Path, key: str) -> str | None:
     """The string scalar ``key`` of the archive (``robustmsa predict`` metadata), or None."""
+    import numpy as np
+
     try:
         with np.load(path, allow_pickle=False) as archive:
             if key not in archive.files:
