@@ -209,16 +209,19 @@ def measure_costs(method: torch.nn.Module, data: MSADataset, *, split: str = "te
 
 
 def measure_run_costs(cfg, run_dir: str | Path, data: MSADataset, **kwargs) -> dict:
-    """`measure_costs` for a finished run: the method is built for training from its config
-    (frozen teacher loaded, so the training step can be measured) with the run's deployable
-    weights from ``best.pt``."""
+    """`measure_costs` for a finished run on the *raw* ``data`` (prepared for its checkpoint
+    through the one data path): the method is built for training from its config (frozen
+    teacher loaded, so the training step can be measured) with the run's deployable weights
+    from ``best.pt``."""
+    from robustmsa.data.prepare import prepare_for_checkpoint
     from robustmsa.engine.builder import build_method
     from robustmsa.engine.checkpoint import load_checkpoint
 
+    ck = load_checkpoint(Path(run_dir) / "best.pt")
     method = build_method(cfg, data.info)
-    method.deployable().load_state_dict(load_checkpoint(Path(run_dir) / "best.pt")["student"])
+    method.deployable().load_state_dict(ck["student"])
     kwargs.setdefault("train_missing", cfg.train.missing or None)
-    return measure_costs(method, data, **kwargs)
+    return measure_costs(method, prepare_for_checkpoint(ck, data), **kwargs)
 
 
 def merge_costs(rows: list[dict], profiles: dict[str, dict]) -> list[dict]:
