@@ -64,7 +64,7 @@ def main() -> None:
             teacher = str(Path(bc.out_dir) / f"teacher/seed{seed}/best.pt") if frozen else ""
             spec = RunSpec(name=f"{args.method}_tune{i}", method=args.method, method_config=mc)
             cfg = _experiment(bc, spec, seed, teacher)
-            res = Trainer(cfg, data, out / f"cfg{i}" / f"seed{seed}").fit()
+            res = Trainer(cfg, data, out / f"cfg{i}" / f"seed{seed}").fit(overwrite=True)
             scores.append({"seed": seed, "valid_select_score": res.best_score,
                            "best_epoch": res.best_epoch})
         rows.append({"method_config": mc, "per_seed": scores,

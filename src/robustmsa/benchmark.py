@@ -18,7 +18,9 @@ isolated change):
 4. the report (`robustmsa.evaluation.report.write_report`).
 
 Trainings are independent processes' work: each uses ``train.threads`` torch threads (default
-1), so N workers on N cores do not oversubscribe them.
+1), so N workers on N cores do not oversubscribe them. Training gets the raw data (the trainer
+standardises with its training split); each checkpoint is evaluated on the raw data prepared
+for it (`robustmsa.data.prepare.prepare_for_checkpoint`), records named by the run.
 """
 
 from __future__ import annotations
@@ -44,11 +46,13 @@ from robustmsa.config import (
 from robustmsa.data.schema import MSADataset
 from robustmsa.engine.builder import method_class
 from robustmsa.errors import ConfigError
-from robustmsa.evaluation.api import evaluate_method
+from robustmsa.evaluation.api import evaluate_method, run_label
+from robustmsa.evaluation.costs import measure_run_costs, merge_costs
 from robustmsa.evaluation.evaluator import MaskCache
-from robustmsa.evaluation.report import write_report
+from robustmsa.evaluation.report import balance_entries, write_report
 from robustmsa.fileio import atomic_write
 from robustmsa.inference import load_method
+from robustmsa.tasks import Task
 
 logger = logging.getLogger(__name__)
 
@@ -62,12 +66,15 @@ class RunSpec:
         method: registry key.
         method_config: the method's Config overrides.
         overrides: further overrides of the experiment config (e.g. ``{train: {epochs: 5}}``).
+        compare_to: run name(s) the report pairs this run against as its parent (default:
+            the run named after its method, else the longest name prefix).
     """
 
     name: str
     method: str
     method_config: dict[str, Any] = field(default_factory=dict)
     overrides: dict[str, Any] = field(default_factory=dict)
+    compare_to: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -119,7 +126,7 @@ class RunTask:
 
 
 def load_benchmark_config(path: str | Path, overrides: list[str] | None = None) -> BenchmarkConfig:
-    raw = deep_merge(read_yaml(path), parse_overrides(overrides or []))
+    raw = deep_merge(read_yaml(path), parse_overrides(overrides or [], BenchmarkConfig))
     cfg = dataclass_from_dict(BenchmarkConfig, raw, str(path))
     names = [r.name for r in cfg.runs]
     if len(set(names)) != len(names):
@@ -206,7 +213,7 @@ def train_task(task: RunTask, data: MSADataset) -> dict[str, Any]:
         if root.getEffectiveLevel() > logging.INFO:
             root.setLevel(logging.INFO)
         try:
-            Trainer(task.config, data, task.run_dir).fit()
+            Trainer(task.config, data, task.run_dir).fit(overwrite=True)  # unfinished / stale
         finally:
             root.removeHandler(handler)
             root.setLevel(level)
@@ -237,27 +244,47 @@ def run_costs(task: RunTask, summary: dict[str, Any], eval_s: float) -> dict[str
             "epochs": summary["epochs_run"], "best_epoch": summary["best_epoch"],
             "s_per_epoch": summary["seconds_per_epoch"], "eval_s": eval_s,
             "train_wall_s": summary.get("train_wall_s", 0.0),
+            "wall_s": summary.get("train_wall_s", 0.0) + eval_s,
             "reused": summary.get("reused", False)}
 
 
 def evaluate_run(task: RunTask, data: MSADataset, bc: BenchmarkConfig,
                  cache: MaskCache) -> tuple[list[dict], float]:
     """Records of one trained run on the benchmark's protocols; (records, seconds)."""
-    method, _ = load_method(task.run_dir / "best.pt")
-    return evaluate_method(method, data, protocols=bc.protocols, conditions=bc.conditions,
-                           mask_seeds=bc.mask_seeds, label=task.label, cache=cache)
+    path = task.run_dir / "best.pt"
+    method, ck = load_method(path)
+    label = run_label(ck, path, task.run.name) | {k: v for k, v in task.cell.items() if k != "seed"}
+    return evaluate_method(  # raw data, prepared for ck (one data path)
+        method, data, protocols=bc.protocols, conditions=bc.conditions,
+        mask_seeds=bc.mask_seeds, label=label, cache=cache, checkpoint=ck)
+
+
+@dataclass
+class Evaluation:
+    """What the evaluation phase collects for the report."""
+
+    records: list[dict] = field(default_factory=list)
+    costs: list[dict] = field(default_factory=list)  # one row per run (costs.json)
+    balance: list[dict] = field(default_factory=list)  # loss balance of every run's summary
+    profiles: dict[str, dict] = field(default_factory=dict)  # run name -> measured costs
 
 
 def evaluate_runs(tasks: list[RunTask], summaries: dict[str, dict], data: MSADataset,
-                  bc: BenchmarkConfig) -> tuple[list[dict], list[dict]]:
-    """(records, cost rows) of every task, in grid order, on shared masks."""
-    records, costs = [], []
+                  bc: BenchmarkConfig) -> Evaluation:
+    """Every task's records, cost row and loss balance, in grid order, on shared masks; the
+    compute cost of each run is measured on its first cell."""
+    ev = Evaluation()
     cache = MaskCache()
+    first = next(iter(grid_cells(bc)), None)
     for task in tasks:
+        summary = summaries[task.key]
+        ev.balance += balance_entries(summary, task.run.name, task.cell["seed"])
         recs, eval_s = evaluate_run(task, data, bc, cache)
-        records += recs
-        costs.append(run_costs(task, summaries[task.key], eval_s))
-    return records, costs
+        ev.records += recs
+        ev.costs.append(run_costs(task, summary, eval_s))
+        if task.cell == first:  # compute cost of the trained run (robustmsa.evaluation.costs)
+            ev.profiles[task.run.name] = measure_run_costs(task.config, task.run_dir, data)
+    return ev
 
 
 def run_benchmark(bc: BenchmarkConfig, data: MSADataset | None = None, *, workers: int = 1,
@@ -277,10 +304,14 @@ def run_benchmark(bc: BenchmarkConfig, data: MSADataset | None = None, *, worker
     tasks = plan_runs(bc)
     summaries = run_trainings(tasks, data, workers=workers, ray_address=ray_address,
                               progress=progress)
-    records, costs = evaluate_runs(tasks, summaries, data, bc)
-    atomic_write(out / "costs.json", json.dumps(costs, indent=1).encode())
-    return write_report(records, out, title=bc.title, costs=_average_costs(costs),
-                        preamble=f"Config: `{out / 'benchmark.yaml'}`. Seeds: {bc.seeds}.")
+    ev = evaluate_runs(tasks, summaries, data, bc)
+    atomic_write(out / "cost_profile.json", json.dumps(ev.profiles, indent=1).encode())
+    atomic_write(out / "costs.json", json.dumps(ev.costs, indent=1).encode())
+    return write_report(ev.records, out, title=bc.title,
+                        costs=merge_costs(_average_costs(ev.costs), ev.profiles),
+                        preamble=f"Config: `{out / 'benchmark.yaml'}`. Seeds: {bc.seeds}.",
+                        data=data, task=Task.build(base.task.kind, data.info), balance=ev.balance,
+                        compare_to={r.name: r.compare_to for r in bc.runs if r.compare_to})
 
 
 def _average_costs(costs: list[dict]) -> list[dict]:

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from robustmsa.data.dataset import collate_rows
+from robustmsa.data.groups import batch_rows
 from robustmsa.data.schema import MSASplit
 from robustmsa.missing import MissingMask, apply_missing, draw_mask, parse_condition
 from robustmsa.nn.backbone import reuse_encodings
@@ -26,17 +27,19 @@ class MaskCache:
     share masks, not features)."""
 
     store: dict[tuple, MissingMask] = field(default_factory=dict)
-    collated: dict[tuple[int, int], tuple[MSASplit, list[tuple[np.ndarray, Batch]]]] = field(
+    collated: dict[tuple, tuple[MSASplit, list[tuple[np.ndarray, Batch]]]] = field(
         default_factory=dict)
 
-    def batches(self, split: MSASplit, batch_size: int) -> list[tuple[np.ndarray, Batch]]:
-        """(rows, complete batch) pairs covering ``split`` in order, collated once."""
-        key = (id(split), batch_size)
+    def batches(self, split: MSASplit, batch_size: int, grouped: bool = False
+                ) -> list[tuple[np.ndarray, Batch]]:
+        """(rows, complete batch) pairs covering ``split`` (whole groups when ``grouped`` and
+        the split has groups; see `robustmsa.data.groups.batch_rows`), collated once."""
+        groups = split.groups if grouped else None
+        key = (id(split), batch_size, groups is not None)
         hit = self.collated.get(key)
         if hit is None or hit[0] is not split:
-            n = len(split)
-            chunks = [np.arange(s, min(n, s + batch_size)) for s in range(0, n, batch_size)]
-            hit = (split, [(rows, collate_rows(split, rows)) for rows in chunks])
+            rows = batch_rows(np.arange(len(split)), batch_size, groups)
+            hit = (split, [(r, collate_rows(split, r)) for r in rows])
             self.collated[key] = hit
         return hit[1]
 
@@ -75,17 +78,21 @@ def predict_split(
     condition: str = "complete",
     batches: list[tuple[np.ndarray, Batch]] | None = None,
 ) -> PredictionSet:
-    """Predictions of ``method.predict`` over ``split`` in order, input masked by ``mask``.
+    """Predictions of ``method.predict`` over ``split`` (in row order), input masked by ``mask``.
 
-    ``batches``: the split's complete batches, already collated (`MaskCache.batches`).
+    Methods with ``group_batches`` get batches of whole groups when the split has groups, so
+    their predictions never depend on the batch size; the masks are the same rows of ``mask``
+    either way. ``batches``: the split's complete batches, already collated
+    (`MaskCache.batches` with the same grouping).
     """
     was_training = method.training
     method.eval()
-    scores, probs = [], []
     n = len(split)
+    groups = split.groups if getattr(method, "group_batches", False) else None
+    score: np.ndarray | None = None
+    probs: np.ndarray | None = None
     if batches is None:
-        batches = ((rows, collate_rows(split, rows))
-                   for rows in (np.arange(s, min(n, s + batch_size)) for s in range(0, n, batch_size)))
+        batches = ((r, collate_rows(split, r)) for r in batch_rows(np.arange(n), batch_size, groups))
     try:
         for rows, batch in batches:
             if mask is not None:
@@ -93,14 +100,19 @@ def predict_split(
             batch = batch.to(device)
             pred = method.predict(batch, condition=condition) if _takes_condition(method) \
                 else method.predict(batch)
-            scores.append(pred.score.float().cpu().numpy())
-            if pred.probs is not None:
-                probs.append(pred.probs.float().cpu().numpy())
+            s = pred.score.float().cpu().numpy()
+            if score is None:
+                score = np.zeros(n, dtype=s.dtype)
+                if pred.probs is not None:
+                    probs = np.zeros((n, pred.probs.shape[-1]), dtype=np.float32)
+            score[rows] = s
+            if probs is not None and pred.probs is not None:
+                probs[rows] = pred.probs.float().cpu().numpy()
     finally:
         method.train(was_training)
     return PredictionSet(
-        score=np.concatenate(scores),
-        probs=np.concatenate(probs) if probs else None,
+        score=score if score is not None else np.zeros(0, dtype=np.float32),
+        probs=probs,
         labels=np.asarray(split.labels),
         ids=[str(i) for i in split.ids],
     )
@@ -127,7 +139,7 @@ def evaluate_conditions(
     cache = cache or MaskCache()
     task = method.task
     out = []
-    batches = cache.batches(split, batch_size)
+    batches = cache.batches(split, batch_size, bool(getattr(method, "group_batches", False)))
     # a modality that a condition leaves untouched is encoded once for all conditions
     with reuse_encodings(x for _, b in batches for x in b.features.values()):
         for cond in conditions:
