@@ -42,7 +42,8 @@ def test_train_evaluate_predict_smoke(tmp_path, capsys):
                      "--out", str(ev))
     assert rc == 0
     recs = json.loads((ev / "results.json").read_text())
-    keys = {"method", "dataset", "protocol", "condition", "seed", "mask_seed", "metric", "value"}
+    keys = {"method", "dataset", "protocol", "condition", "seed", "mask_seed", "metric", "value",
+            "missing_input"}
     assert recs and all(set(r) == keys for r in recs)
     assert {r["method"] for r in recs} == {"teacher", "corrkd"}
     assert any(r["condition"] == "avg_incomplete" for r in recs)

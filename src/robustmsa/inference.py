@@ -14,17 +14,24 @@ import torch
 
 from robustmsa.config import ExperimentConfig, dataclass_from_dict
 from robustmsa.data.schema import DatasetInfo
-from robustmsa.engine.builder import build_method
+from robustmsa.engine.builder import build_method, checkpoint_config
 from robustmsa.engine.checkpoint import load_checkpoint
 from robustmsa.errors import CheckpointError, DataError
 from robustmsa.methods import Method
 from robustmsa.types import MODALITIES, Batch
 
 
-def load_method(path: str | Path, device: str | torch.device = "cpu") -> tuple[Method, dict]:
-    """(method in eval mode, checkpoint dict) from a ``best.pt`` / ``last.pt``."""
+def load_method(path: str | Path, device: str | torch.device = "cpu",
+                missing_input: str | None = None) -> tuple[Method, dict]:
+    """(method in eval mode, checkpoint dict) from a ``best.pt`` / ``last.pt``.
+
+    ``missing_input`` runs the weights under another missing-input convention ("zeros" |
+    "mask"; default: the one the checkpoint was trained with, "mask" for checkpoints older
+    than the option).
+    """
     ck = load_checkpoint(path)
-    cfg = dataclass_from_dict(ExperimentConfig, ck["config"], f"{path}: config")
+    cfg = dataclass_from_dict(ExperimentConfig, checkpoint_config(ck, missing_input),
+                              f"{path}: config")
     info = DatasetInfo.from_dict(ck["dataset_info"])
     method = build_method(cfg, info, for_training=False)
     try:

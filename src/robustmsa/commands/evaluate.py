@@ -19,6 +19,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--condition", action="append", default=[], help="extra condition (repeatable)")
     p.add_argument("--mask-seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--out", default="runs/evaluation", help="output directory")
+    p.add_argument("--missing-input", choices=["zeros", "mask"], default=None,
+                   help="run the checkpoints under this missing-input convention (default: the "
+                   "one each was trained with; recorded in results.json)")
     p.set_defaults(func=run)
 
 
@@ -35,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
     data = data_cfg.load()
     protocols = args.protocol or (["subsets", "frame_drop"] if not args.condition else [])
     records, _ = evaluate(args.checkpoint, data, protocols=protocols, conditions=args.condition,
-                          mask_seeds=args.mask_seeds, split=args.split)
+                          mask_seeds=args.mask_seeds, split=args.split,
+                          missing_input=args.missing_input)
     report = write_report(records, args.out, title=f"Evaluation on {data.info.name} [{args.split}]")
     print(f"wrote {report} and {report.parent / 'results.json'}")
     return 0

@@ -37,6 +37,8 @@ from robustmsa.data.schema import MSADataset
 from robustmsa.engine import distributed as ddp
 from robustmsa.engine.builder import build_method
 from robustmsa.engine.checkpoint import load_checkpoint, save_checkpoint
+from robustmsa.engine.diagnostics import BalanceTracker
+from robustmsa.engine.selection import Selection
 from robustmsa.errors import CheckpointError
 from robustmsa.evaluation.evaluator import MaskCache, evaluate_conditions
 from robustmsa.fileio import atomic_write
@@ -44,7 +46,6 @@ from robustmsa.methods import Method
 from robustmsa.missing import draw_mask, parse_condition
 
 logger = logging.getLogger(__name__)
-LOWER_IS_BETTER = {"MAE"}
 
 
 @dataclass
@@ -111,13 +112,9 @@ class Trainer:
     def _select_conditions(self, method: Method) -> tuple[str, ...]:
         return tuple(self.cfg.train.select_conditions) or method.select_conditions
 
-    def _select_score(self, records: list[dict]) -> float:
-        metric = self.cfg.train.select_metric
-        vals = [r["value"] for r in records if r["metric"] == metric]
-        if not vals:
-            raise ValueError(f"train.select_metric {metric!r} is not produced by this task")
-        score = float(np.mean(vals))
-        return -score if metric in LOWER_IS_BETTER else score
+    def _selection(self, method: Method) -> Selection:
+        tc = self.cfg.train
+        return Selection(tc.select_metric, self._select_conditions(method), tc.min_delta)
 
     def _payload(self, method: Method, kind: str, epoch: int, best: float) -> dict:
         return {
@@ -158,7 +155,13 @@ class Trainer:
         method = build_method(cfg, self.data.info).to(self.device)
         params = [p for _, p in method.trainable_parameters()]
         opt = torch.optim.Adam(params, lr=tc.lr, weight_decay=tc.weight_decay)
-        start, best, best_epoch, bad, times = 0, -math.inf, -1, 0, []
+        sel = self._selection(method)
+        start, best, best_epoch, bad, times = 0, sel.initial(), -1, 0, []
+        cond = tc.missing or method.train_missing
+        sampler = parse_condition(cond) if cond else None
+        balance = BalanceTracker(tc.loss_balance and main, self.data["train"], sampler,
+                                 seed=cfg.seed, batch_size=tc.batch_size,
+                                 grad_clip=tc.grad_clip, device=self.device)
         log_path = self.run_dir / "metrics.jsonl"
         last = self.run_dir / "last.pt"
         if resume:
@@ -173,6 +176,7 @@ class Trainer:
             torch.set_rng_state(r["torch_rng"])
             start, best, best_epoch, bad = ck["epoch"] + 1, ck["best_score"], r["best_epoch"], r["bad"]
             times = list(r["times"])
+            balance.load(r.get("balance"))
             logger.info("resuming %s at epoch %d", self.run_dir, start)
         elif main:
             log_path.write_text("")
@@ -188,13 +192,14 @@ class Trainer:
             net = DistributedDataParallel(
                 method, device_ids=[self.device.index] if self.device.type == "cuda" else None,
                 find_unused_parameters=True)
-        cond = tc.missing or method.train_missing
-        sampler = parse_condition(cond) if cond else None
         train, valid = self.data["train"], self.data["valid"]
         cache = MaskCache()
-        conditions = self._select_conditions(method)
+        conditions = sel.conditions
         step = start * math.ceil(len(train) / tc.batch_size)
         with (log_path.open("a") if main else open(os.devnull, "w")) as log:
+            if start == 0 and (b0 := balance.record_start(method)) is not None:
+                log.write(json.dumps({"type": "balance", "epoch": -1, "when": "start",
+                                      "balance": b0["terms"], "balance_total": b0["total"]}) + "\n")
             for epoch in range(start, tc.epochs):
                 t0 = time.perf_counter()
                 method.train()
@@ -238,8 +243,8 @@ class Trainer:
                 recs = evaluate_conditions(method, valid, split_name="valid", conditions=conditions,
                                            mask_seeds=[tc.valid_mask_seed], cache=cache,
                                            device=self.device)
-                score = self._select_score(recs)
-                improved = score > best
+                score, sel_inputs = sel.score(recs)
+                improved = sel.improves(score, best)
                 if improved:
                     best, best_epoch, bad = score, epoch, 0
                     if main:
@@ -247,17 +252,22 @@ class Trainer:
                                         self.run_dir / "best.pt")
                 else:
                     bad += 1
+                bal = balance.record_epoch(method, epoch, improved)
                 log.write(json.dumps({
                     "type": "epoch", "epoch": epoch, "train": {k: v / max(nb, 1) for k, v in sums.items()},
                     "valid": {f"{r['condition']}/{r['metric']}": r["value"] for r in recs},
                     "select_score": score, "best_epoch": best_epoch, "train_seconds": train_time,
-                }) + "\n")
+                    "select": {"metric": sel.metric, "direction": sel.direction,
+                               "inputs": sel_inputs, "score": score, "best": best,
+                               "improved": improved, "min_delta": sel.min_delta},
+                } | ({"balance": bal["terms"], "balance_total": bal["total"]} if bal else {})) + "\n")
                 log.flush()
                 payload = self._payload(method, "last", epoch, best)
                 payload["resume"] = {
                     "method": {k: v.cpu() for k, v in method.state_dict().items()},
                     "optimizer": opt.state_dict(), "torch_rng": torch.get_rng_state(),
                     "best_epoch": best_epoch, "bad": bad, "times": times,
+                    "balance": balance.state(),
                 }
                 if main:
                     save_checkpoint(payload, last)
@@ -271,6 +281,11 @@ class Trainer:
         res = FitResult(self.run_dir, best_epoch, best, len(times),
                         float(np.mean(times)) if times else 0.0, n_all, n_dep)
         summary = {k: (str(v) if isinstance(v, Path) else v) for k, v in res.__dict__.items()}
+        summary |= {"method": cfg.method, "name": cfg.name or cfg.method,
+                    "select_metric": sel.metric, "select_direction": sel.direction,
+                    "min_delta": sel.min_delta, "missing_input": cfg.model.missing_input}
+        if (lb := balance.summary()) is not None:
+            summary["loss_balance"] = lb
         if main:
             _write_text_atomic(self.run_dir / "summary.json", json.dumps(summary, indent=2))
         ddp.barrier()  # no rank returns before rank 0 has written everything

@@ -2,9 +2,12 @@
 
 Record format (one number per record, any table can be rebuilt from it)::
 
-    {"method", "dataset", "protocol", "condition", "seed", "mask_seed", "metric", "value"}
+    {"method", "dataset", "protocol", "condition", "seed", "mask_seed", "metric", "value",
+     "missing_input"}
 
-``seed`` is the training seed of the run, ``mask_seed`` the evaluation mask seed.
+``seed`` is the training seed of the run, ``mask_seed`` the evaluation mask seed,
+``missing_input`` the convention the model ran under (``"zeros"`` | ``"mask"``,
+`robustmsa.nn.backbone`).
 """
 
 from __future__ import annotations
@@ -49,6 +52,12 @@ def _summaries(protocol, recs: list[dict]) -> list[dict]:
     return out
 
 
+def method_missing_input(method: torch.nn.Module) -> str:
+    """The missing-input convention a built method runs under."""
+    model_cfg = getattr(method, "model_cfg", None)
+    return str(getattr(model_cfg, "missing_input", "mask"))
+
+
 def evaluate_method(
     method: torch.nn.Module,
     data: MSADataset,
@@ -64,7 +73,8 @@ def evaluate_method(
     """Records for one method; returns (records, seconds spent)."""
     cache = cache or MaskCache()
     sp = data[split]
-    label = label or {}
+    label = dict(label or {})
+    label.setdefault("missing_input", method_missing_input(method))
     t0 = time.perf_counter()
     out: list[dict] = []
     plan = [(get_protocol(p).name, get_protocol(p)) for p in protocols]
@@ -85,13 +95,19 @@ def evaluate_method(
 def evaluate(
     checkpoints: Iterable[str | Path],
     data: MSADataset,
+    *,
+    missing_input: str | None = None,
     **kwargs,
 ) -> tuple[list[dict], dict[str, float]]:
-    """Evaluate several checkpoints on identical masks; returns (records, seconds per run)."""
+    """Evaluate several checkpoints on identical masks; returns (records, seconds per run).
+
+    ``missing_input`` ("zeros" | "mask") runs every checkpoint under that convention instead
+    of the one it was trained with; the records state the convention used.
+    """
     cache = kwargs.pop("cache", None) or MaskCache()
     records, timing = [], {}
     for ck_path in checkpoints:
-        method, ck = load_method(ck_path)
+        method, ck = load_method(ck_path, missing_input=missing_input)
         check_data_fits(ck_path, method.info, data.info)
         cfg = ck["config"]
         label = {"method": cfg.get("name") or ck["method"], "seed": int(cfg.get("seed", 0))}
