@@ -27,6 +27,7 @@ from robustmsa.config import (
 )
 from robustmsa.data.schema import MSADataset
 from robustmsa.engine.builder import method_class
+from robustmsa.engine.diagnostics import write_benchmark_balance
 from robustmsa.engine.trainer import Trainer
 from robustmsa.errors import ConfigError
 from robustmsa.evaluation.api import evaluate_method
@@ -135,8 +136,12 @@ def run_benchmark(bc: BenchmarkConfig, data: MSADataset | None = None) -> Path:
                           "wall_s": time.perf_counter() - t0})
     costs_avg = _average_costs(costs)
     (out / "costs.json").write_text(json.dumps(costs, indent=1))
-    return write_report(records, out, title=bc.title, costs=costs_avg,
-                        preamble=f"Config: `{out / 'benchmark.yaml'}`. Seeds: {bc.seeds}.")
+    conventions = ", ".join(sorted({str(r.get("missing_input")) for r in records}))
+    report = write_report(records, out, title=bc.title, costs=costs_avg,
+                          preamble=f"Config: `{out / 'benchmark.yaml'}`. Seeds: {bc.seeds}. "
+                          f"Missing input (`model.missing_input`): {conventions}.")
+    write_benchmark_balance(out, [r.name for r in bc.runs], bc.seeds, report)
+    return report
 
 
 def _average_costs(costs: list[dict]) -> list[dict]:

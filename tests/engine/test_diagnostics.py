@@ -125,6 +125,10 @@ def test_logs_and_summary(data, teacher, tmp_path):
     assert lb["best_epoch"] == s["best_epoch"]
     assert lb["best"] == epochs[s["best_epoch"]]["balance"]
     assert lb["start"] == start[0]["balance"]
+    used = [start[0]["balance"]] + [r["balance"] for r in epochs[: s["best_epoch"] + 1]]
+    for k in lb["start"]:
+        assert lb["mean_to_best"][k]["share"] == pytest.approx(
+            sum(u[k]["share"] for u in used) / len(used))
 
 
 def test_resume_keeps_the_start_measurement(data, teacher, tmp_path):
@@ -157,7 +161,21 @@ def test_table_and_markdown(data, teacher, tmp_path):
     assert kd["(update)"]["clip_start"] <= 1.0
     md = balance_markdown(rows)
     assert md.count("\n") == 1 + len(rows) and "**kd**" in md
-    flag = "acting" if kd["kd"]["share_best"] >= 0.05 else "**inert**"
+    flag = "acting" if kd["kd"]["share_mean"] >= 0.05 else "**inert**"
     assert flag in md.splitlines()[[r["term"] for r in rows].index("kd") + 2]
     assert "## Loss balance" in balance_section(rows)
     assert balance_rows([]) == []
+
+
+def test_benchmark_report_has_the_loss_balance(data, tmp_path):
+    from robustmsa.benchmark import BenchmarkConfig, RunSpec, run_benchmark
+
+    base = {"model": {"d_model": 8, "num_heads": 2, "num_layers": 1, "ffn_dim": 16},
+            "train": {"epochs": 1, "batch_size": 16, "progress": False}}
+    bc = BenchmarkConfig(base=base, runs=[RunSpec("teacher", "teacher"), RunSpec("kd", "logit_kd")],
+                         seeds=[0], mask_seeds=[0], protocols=["subsets"], out_dir=str(tmp_path))
+    report = run_benchmark(bc, data=data).read_text()
+    assert "## Loss balance" in report and "| kd | **kd** |" in report
+    assert "Missing input (`model.missing_input`): zeros." in report
+    rows = json.loads((tmp_path / "loss_balance.json").read_text())["rows"]
+    assert {r["name"] for r in rows} == {"teacher", "kd"}

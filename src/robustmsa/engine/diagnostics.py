@@ -173,7 +173,9 @@ def balance_rows(runs: Iterable[tuple[str, str | Path]]) -> list[dict]:
     Returns:
         dicts with ``name``, ``method``, ``term``, ``distill`` (declared distinctive term),
         ``weight``, ``share_start``, ``share_best`` (means), ``share_best_min`` /
-        ``share_best_max`` (over seeds), ``grad_norm_start``, ``grad_norm_best``, ``n_seeds``,
+        ``share_best_max`` (over seeds), ``share_mean`` (+ ``_min`` / ``_max``: the share
+        averaged from the start to the best epoch, `BalanceTracker`), ``grad_norm_start``,
+        ``grad_norm_best``, ``n_seeds``,
         plus one ``term="(update)"`` row per label holding the clip factors and ``||g||``.
     """
     from robustmsa.methods import METHODS
@@ -193,6 +195,8 @@ def balance_rows(runs: Iterable[tuple[str, str | Path]]) -> list[dict]:
         for k in names:
             st = [lb["start"][k] for lb in lbs if k in lb["start"]]
             be = [lb["best"][k] for lb in lbs if k in lb.get("best", {})]
+            tm = [lb.get("mean_to_best", lb.get("best", {})).get(k, {}).get("share", 0.0)
+                  for lb in lbs if lb.get("best")]
             rows.append({
                 "name": label, "method": method, "term": k, "distill": k in declared,
                 "weight": float(np.mean([t["weight"] for t in st])),
@@ -200,6 +204,9 @@ def balance_rows(runs: Iterable[tuple[str, str | Path]]) -> list[dict]:
                 "share_best": float(np.mean([t["share"] for t in be])) if be else float("nan"),
                 "share_best_min": float(min(t["share"] for t in be)) if be else float("nan"),
                 "share_best_max": float(max(t["share"] for t in be)) if be else float("nan"),
+                "share_mean": float(np.mean(tm)) if tm else float("nan"),
+                "share_mean_min": float(min(tm)) if tm else float("nan"),
+                "share_mean_max": float(max(tm)) if tm else float("nan"),
                 "grad_norm_start": float(np.mean([t["grad_norm"] for t in st])),
                 "grad_norm_best": float(np.mean([t["grad_norm"] for t in be])) if be else float("nan"),
                 "n_seeds": len(st),
@@ -229,29 +236,29 @@ def _pct(v: float) -> str:
 
 
 def balance_markdown(rows: list[dict], threshold: float = ACTING_SHARE) -> str:
-    """Markdown: one line per (run, term) with its share of the update at the start and at the
-    best epoch; a declared distillation term whose mean share at the best epoch is below
-    ``threshold`` is flagged "inert"."""
+    """Markdown: one line per (run, term) with its share of the update at the start, averaged
+    from the start to the best epoch, and at the best epoch; a declared distinctive term whose
+    averaged share (mean over seeds) is below ``threshold`` is flagged "inert"."""
     lines = [
-        "| Run | Term | Weight | Share at start | Share at best epoch (min…max over seeds) "
-        "| ‖g_k‖ start | ‖g_k‖ best | |",
-        "|---|---|---|---|---|---|---|---|",
+        "| Run | Term | Weight | Share at start | Mean share, start → best (min…max over seeds) "
+        "| Share at best epoch | ‖g_k‖ start | ‖g_k‖ best | |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         if r["term"] == "(update)":
             lines.append(
-                f"| {r['name']} | *(update: clip factor)* | | {r['clip_start']:.3f} "
+                f"| {r['name']} | *(update: clip factor)* | | {r['clip_start']:.3f} | "
                 f"| {r['clip_best']:.3f} | {r['grad_norm_start']:.3g} | {r['grad_norm_best']:.3g} | |")
             continue
         flag = ""
         if r["distill"] and r["weight"] != 0:
-            flag = "acting" if r["share_best"] >= threshold else "**inert**"
+            flag = "acting" if r["share_mean"] >= threshold else "**inert**"
         term = f"**{r['term']}**" if r["distill"] else r["term"]
-        rng = f" ({_pct(r['share_best_min'])}…{_pct(r['share_best_max'])})" if r["n_seeds"] > 1 else ""
+        rng = f" ({_pct(r['share_mean_min'])}…{_pct(r['share_mean_max'])})" if r["n_seeds"] > 1 else ""
         lines.append(
             f"| {r['name']} | {term} | {r['weight']:.3g} | {_pct(r['share_start'])} "
-            f"| {_pct(r['share_best'])}{rng} | {r['grad_norm_start']:.3g} | {r['grad_norm_best']:.3g} "
-            f"| {flag} |")
+            f"| {_pct(r['share_mean'])}{rng} | {_pct(r['share_best'])} "
+            f"| {r['grad_norm_start']:.3g} | {r['grad_norm_best']:.3g} | {flag} |")
     return "\n".join(lines)
 
 
@@ -260,15 +267,30 @@ def balance_section(rows: list[dict], threshold: float = ACTING_SHARE) -> str:
     return (
         "## Loss balance\n\n"
         "Share of each named loss term in the update of the deployable parameters, measured on "
-        "a fixed training batch before the first step and at the selected (best) epoch: "
-        f"{DEFINITION}. Distinctive terms are in bold; one counts as *acting* when its mean "
-        f"share at the best epoch is at least {threshold:.0%}.\n\n" + balance_markdown(rows, threshold)
+        "a fixed training batch before the first step, after every epoch, and at the selected "
+        f"(best) epoch: {DEFINITION}. \"Mean share\" averages the measurements from the start "
+        "to the selected epoch (the updates that produced the selected weights). Distinctive "
+        "terms are in bold; one counts as *acting* when its mean share (mean over seeds) is at "
+        f"least {threshold:.0%}.\n\n" + balance_markdown(rows, threshold)
         + "\n")
+
+
+def trajectory_mean(measurements: list[dict]) -> dict:
+    """term -> mean ``share`` / ``grad_norm`` / ``value`` over several measurements' terms (a
+    term absent from one counts as 0 there)."""
+    names: list[str] = []
+    for m in measurements:
+        names += [k for k in m if k not in names]
+    return {k: {f: float(np.mean([m.get(k, {}).get(f, 0.0) for m in measurements]))
+                for f in ("share", "grad_norm", "value")} for k in names}
 
 
 class BalanceTracker:
     """What the trainer calls: measures at the start and after every epoch, keeps the
-    measurement of the best epoch, and survives a resume (``state`` / ``load``).
+    measurement of the best epoch and the per-term history, and survives a resume (``state`` /
+    ``load``). ``summary()["mean_to_best"]`` averages every measurement from the start to the
+    selected epoch: the share a term had in the updates that produced the selected weights
+    (a single epoch's share can swing between seeds; this is the steadier number).
 
     Args:
         enabled: ``train.loss_balance`` (and rank 0 under DDP).
@@ -287,6 +309,7 @@ class BalanceTracker:
         self.start: dict | None = None
         self.best: dict | None = None
         self.best_epoch = -1
+        self.history: list[dict] = []  # terms of the start, then of epoch 0, 1, ...
 
     def measure(self, method) -> dict | None:
         if not self.enabled:
@@ -298,21 +321,27 @@ class BalanceTracker:
 
     def record_start(self, method) -> dict | None:
         self.start = self.measure(method)
+        if self.start is not None:
+            self.history = [_compact(self.start["terms"])]
         return self.start
 
     def record_epoch(self, method, epoch: int, improved: bool) -> dict | None:
         m = self.measure(method)
-        if m is not None and improved:
-            self.best, self.best_epoch = m, epoch
+        if m is not None:
+            self.history.append(_compact(m["terms"]))
+            if improved:
+                self.best, self.best_epoch = m, epoch
         return m
 
     def state(self) -> dict:
-        return {"start": self.start, "best": self.best, "best_epoch": self.best_epoch}
+        return {"start": self.start, "best": self.best, "best_epoch": self.best_epoch,
+                "history": self.history}
 
     def load(self, state: dict | None) -> None:
         if state:
             self.start, self.best = state.get("start"), state.get("best")
             self.best_epoch = int(state.get("best_epoch", -1))
+            self.history = list(state.get("history", []))
 
     def summary(self) -> dict | None:
         """``summary.json["loss_balance"]`` (contract 4), or None when disabled."""
@@ -323,4 +352,26 @@ class BalanceTracker:
                "definition": DEFINITION}
         if self.best is not None:
             out["best_total"] = self.best["total"]
+            out["mean_to_best"] = trajectory_mean(self.history[: self.best_epoch + 2])
         return out
+
+
+def _compact(terms: dict) -> dict:
+    return {k: {f: v[f] for f in ("share", "grad_norm", "value")} for k, v in terms.items()}
+
+
+def write_benchmark_balance(out_dir: str | Path, names: Iterable[str], seeds: Iterable[int],
+                            report: str | Path | None = None,
+                            threshold: float = ACTING_SHARE) -> list[dict]:
+    """Gather a benchmark's loss balance into ``out_dir/loss_balance.json`` (the rows) and, when
+    ``report`` is given, append the Markdown section to it. Returns the rows."""
+    from robustmsa.fileio import atomic_write
+
+    rows = benchmark_balance_rows(out_dir, list(names), list(seeds))
+    atomic_write(Path(out_dir) / "loss_balance.json",
+                 json.dumps({"definition": DEFINITION, "acting_threshold": threshold,
+                             "rows": rows}, indent=1).encode())
+    if report is not None and rows:
+        p = Path(report)
+        atomic_write(p, (p.read_text() + "\n" + balance_section(rows, threshold)).encode())
+    return rows
