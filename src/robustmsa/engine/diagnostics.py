@@ -49,6 +49,7 @@ from robustmsa.missing.masks import stable_hash
 from robustmsa.types import Batch
 
 ACTING_SHARE = 0.05
+DOMINANT_SHARE = 0.9  # one term is (almost) the whole update: the task signal is drowned
 DEFINITION = ("share = <g_k, g> / ||g||^2 with g_k the gradient of the weighted term and g the "
               "total gradient, over the deployable parameters, on a fixed training batch; "
               "shares sum to 1, negative = against the update; clip_factor scales all terms alike")
@@ -253,6 +254,8 @@ def balance_markdown(rows: list[dict], threshold: float = ACTING_SHARE) -> str:
         flag = ""
         if r["distill"] and r["weight"] != 0:
             flag = "acting" if r["share_mean"] >= threshold else "**inert**"
+            if r["share_mean"] >= DOMINANT_SHARE:
+                flag = "acting, **dominant**"
         term = f"**{r['term']}**" if r["distill"] else r["term"]
         rng = f" ({_pct(r['share_mean_min'])}…{_pct(r['share_mean_max'])})" if r["n_seeds"] > 1 else ""
         lines.append(
@@ -271,7 +274,8 @@ def balance_section(rows: list[dict], threshold: float = ACTING_SHARE) -> str:
         f"(best) epoch: {DEFINITION}. \"Mean share\" averages the measurements from the start "
         "to the selected epoch (the updates that produced the selected weights). Distinctive "
         "terms are in bold; one counts as *acting* when its mean share (mean over seeds) is at "
-        f"least {threshold:.0%}.\n\n" + balance_markdown(rows, threshold)
+        f"least {threshold:.0%}, *dominant* from {DOMINANT_SHARE:.0%}.\n\n"
+        + balance_markdown(rows, threshold)
         + "\n")
 
 
