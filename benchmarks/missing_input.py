@@ -59,7 +59,7 @@ def main() -> None:
             done = (run_dir / "summary.json").exists() and (run_dir / "config.yaml").exists() \
                 and yaml.safe_load((run_dir / "config.yaml").read_text()) == to_dict(cfg)
             if not done:
-                Trainer(cfg, data, run_dir).fit()
+                Trainer(cfg, data, run_dir).fit(overwrite=True)
             trained = cfg.model.missing_input
             for mi in ("zeros", "mask"):
                 method, _ = load_method(run_dir / "best.pt", missing_input=mi)

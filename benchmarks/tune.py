@@ -166,7 +166,7 @@ def _fit(cfg: ExperimentConfig, data, run_dir: Path) -> dict:
     summary, conf = run_dir / "summary.json", run_dir / "config.yaml"
     if not (summary.exists() and conf.exists()
             and yaml.safe_load(conf.read_text()) == to_dict(cfg)):
-        Trainer(cfg, data, run_dir).fit()
+        Trainer(cfg, data, run_dir).fit(overwrite=True)  # an unfinished / stale run
     return json.loads(summary.read_text())
 
 

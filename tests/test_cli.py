@@ -37,17 +37,20 @@ def test_train_evaluate_predict_smoke(tmp_path, capsys):
     rc, _, _ = run(capsys, "train", "method=corrkd", f"teacher={t / 'best.pt'}", *SMALL, "--out", str(c))
     assert rc == 0
     ev = tmp_path / "eval"
-    rc, out, _ = run(capsys, "evaluate", "-c", str(t / "best.pt"), "-c", str(c / "best.pt"),
-                     "--protocol", "subsets", "--condition", "eta:0.5", "--mask-seeds", "0", "1",
-                     "--out", str(ev))
-    assert rc == 0
+    rc, out, err = run(capsys, "evaluate", "-c", str(t / "best.pt"), "-c", str(c / "best.pt"),
+                       "--protocol", "subsets", "--condition", "eta:0.5", "--mask-seeds", "0", "1",
+                       "--out", str(ev))
+    assert rc == 0 and "checkpoint 1/2: teacher seed 0" in err and "checkpoint 2/2: corrkd" in err
     recs = json.loads((ev / "results.json").read_text())
-    keys = {"method", "dataset", "protocol", "condition", "seed", "mask_seed", "metric", "value",
-            "missing_input"}
+    keys = {"name", "method", "checkpoint", "dataset", "protocol", "condition", "seed",
+            "mask_seed", "metric", "value", "missing_input"}
     assert recs and all(set(r) == keys for r in recs)
     assert {r["method"] for r in recs} == {"teacher", "corrkd"}
+    assert {r["name"] for r in recs} == {"teacher", "corrkd"}  # the run directories
+    assert {r["checkpoint"] for r in recs} == {str(t / "best.pt"), str(c / "best.pt")}
     assert any(r["condition"] == "avg_incomplete" for r in recs)
     assert "| corrkd |" in (ev / "report.md").read_text() and (ev / "subsets.png").exists()
+    assert (ev / "subsets.pdf").exists() and (ev / "tables" / "subsets_F1.tex").exists()
     # predict writes the same masks as evaluate: its F1 equals the evaluate record
     p = tmp_path / "preds.npz"
     rc, _, _ = run(capsys, "predict", "-c", str(c / "best.pt"), "--data", "synthetic:small",
@@ -55,6 +58,7 @@ def test_train_evaluate_predict_smoke(tmp_path, capsys):
     assert rc == 0
     z = np.load(p)
     assert z["pred"].shape == (100, 2) and len(z["id"]) == 100
+    assert str(z["task"]) == "polarity2" and np.array_equal(z["truth"], z["label"] >= 0)
     from sklearn.metrics import f1_score
 
     f1 = f1_score(z["label"] >= 0, z["score"] >= 0, average="weighted")

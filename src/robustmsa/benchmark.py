@@ -2,7 +2,9 @@
 identical masks, and write one comparison report.
 
 For every seed the ``teacher`` run is trained first; frozen-teacher methods of that seed are
-distilled from it. A finished run (its ``summary.json`` exists with the same config) is reused,
+distilled from it. Training gets the raw data (the trainer standardises with its training
+split); each checkpoint is evaluated on the raw data prepared for it
+(`robustmsa.data.prepare.prepare_for_checkpoint`), records named by the run. A finished run (its ``summary.json`` exists with the same config) is reused,
 so an interrupted benchmark continues where it stopped.
 """
 
@@ -30,10 +32,12 @@ from robustmsa.engine.builder import method_class
 from robustmsa.engine.diagnostics import write_benchmark_balance
 from robustmsa.engine.trainer import Trainer
 from robustmsa.errors import ConfigError
-from robustmsa.evaluation.api import evaluate_method
+from robustmsa.evaluation.api import evaluate_method, run_label
+from robustmsa.evaluation.costs import measure_run_costs, merge_costs
 from robustmsa.evaluation.evaluator import MaskCache
-from robustmsa.evaluation.report import write_report
+from robustmsa.evaluation.report import balance_entries, write_report
 from robustmsa.inference import load_method
+from robustmsa.tasks import Task
 
 logger = logging.getLogger(__name__)
 
@@ -47,12 +51,15 @@ class RunSpec:
         method: registry key.
         method_config: the method's Config overrides.
         overrides: further overrides of the experiment config (e.g. ``{train: {epochs: 5}}``).
+        compare_to: run name(s) the report pairs this run against as its parent (default:
+            the run named after its method, else the longest name prefix).
     """
 
     name: str
     method: str
     method_config: dict[str, Any] = field(default_factory=dict)
     overrides: dict[str, Any] = field(default_factory=dict)
+    compare_to: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -78,7 +85,7 @@ class BenchmarkConfig:
 
 
 def load_benchmark_config(path: str | Path, overrides: list[str] | None = None) -> BenchmarkConfig:
-    raw = deep_merge(read_yaml(path), parse_overrides(overrides or []))
+    raw = deep_merge(read_yaml(path), parse_overrides(overrides or [], BenchmarkConfig))
     cfg = dataclass_from_dict(BenchmarkConfig, raw, str(path))
     names = [r.name for r in cfg.runs]
     if len(set(names)) != len(names):
@@ -109,7 +116,7 @@ def run_benchmark(bc: BenchmarkConfig, data: MSADataset | None = None) -> Path:
     teacher_run = next((r for r in bc.runs if r.method == "teacher"), None)
     if needs_teacher and teacher_run is None:
         raise ConfigError("frozen-teacher methods need a run with method: teacher")
-    records, costs = [], []
+    records, costs, balance, profiles = [], [], [], {}
     cache = MaskCache()
     for seed in bc.seeds:
         teacher_ckpt = str(out / f"{teacher_run.name}/seed{seed}/best.pt") if teacher_run else ""
@@ -122,26 +129,32 @@ def run_benchmark(bc: BenchmarkConfig, data: MSADataset | None = None) -> Path:
             t0 = time.perf_counter()
             if not done:
                 logger.info("training %s seed %d", run.name, seed)
-                Trainer(cfg, data, run_dir).fit()
+                Trainer(cfg, data, run_dir).fit(overwrite=True)  # an unfinished / stale run
             res = json.loads(summary.read_text())
-            method, _ = load_method(run_dir / "best.pt")
-            recs, eval_s = evaluate_method(
+            balance += balance_entries(res, run.name, seed)
+            method, ck = load_method(run_dir / "best.pt")
+            recs, eval_s = evaluate_method(  # raw data, prepared for ck (one data path)
                 method, data, protocols=bc.protocols, conditions=bc.conditions,
-                mask_seeds=bc.mask_seeds, label={"method": run.name, "seed": seed}, cache=cache)
+                mask_seeds=bc.mask_seeds, label=run_label(ck, run_dir / "best.pt", run.name),
+                cache=cache, checkpoint=ck)
             records += recs
+            if seed == bc.seeds[0]:  # compute cost of the trained run (robustmsa.evaluation.costs)
+                profiles[run.name] = measure_run_costs(cfg, run_dir, data)
             costs.append({"method": run.name, "seed": seed, "params_total": res["num_parameters"],
                           "params_deployed": res["num_deployable_parameters"],
                           "epochs": res["epochs_run"], "best_epoch": res["best_epoch"],
                           "s_per_epoch": res["seconds_per_epoch"], "eval_s": eval_s,
                           "wall_s": time.perf_counter() - t0})
-    costs_avg = _average_costs(costs)
+    costs_avg = merge_costs(_average_costs(costs), profiles)
+    (out / "cost_profile.json").write_text(json.dumps(profiles, indent=1))
     (out / "costs.json").write_text(json.dumps(costs, indent=1))
-    conventions = ", ".join(sorted({str(r.get("missing_input")) for r in records}))
-    report = write_report(records, out, title=bc.title, costs=costs_avg,
-                          preamble=f"Config: `{out / 'benchmark.yaml'}`. Seeds: {bc.seeds}. "
-                          f"Missing input (`model.missing_input`): {conventions}.")
-    write_benchmark_balance(out, [r.name for r in bc.runs], bc.seeds, report)
-    return report
+    write_benchmark_balance(out, [r.name for r in bc.runs], bc.seeds)  # loss_balance.md / .json
+    return write_report(records, out, title=bc.title, costs=costs_avg,
+                        preamble=f"Config: `{out / 'benchmark.yaml'}`. Seeds: {bc.seeds}. "
+                        "Loss balance with the acting / inert verdict per distinctive term: "
+                        "`loss_balance.md`.",
+                        data=data, task=Task.build(base.task.kind, data.info), balance=balance,
+                        compare_to={r.name: r.compare_to for r in bc.runs if r.compare_to})
 
 
 def _average_costs(costs: list[dict]) -> list[dict]:

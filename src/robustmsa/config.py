@@ -7,6 +7,8 @@ that name the offending field. The resolved config is written into every run dir
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -17,6 +19,8 @@ import yaml
 
 from robustmsa.errors import ConfigError
 from robustmsa.nn.backbone import BackboneConfig
+
+DEVICE_PATTERN = re.compile(r"cpu|auto|mps|cuda(:\d+)?")
 
 
 @dataclass
@@ -33,11 +37,19 @@ class DataConfig:
     seed: int = 0
     standardize: bool = True
 
-    def load(self):
-        """The dataset this config describes (loaded, then standardised if asked)."""
-        from robustmsa.data.transforms import prepare_data
+    def __post_init__(self) -> None:
+        if not self.source.strip():
+            raise ConfigError("data.source must not be empty")
+        if self.seed < 0:
+            raise ConfigError(f"data.seed must be >= 0; got {self.seed}")
 
-        return prepare_data(self.source, seed=self.seed, standardize_features=self.standardize)
+    def load(self):
+        """The *raw* dataset this config describes (never standardised here: the trainer
+        standardises with its training split, and every consumer prepares data for a
+        checkpoint with `robustmsa.data.prepare.prepare_for_checkpoint`)."""
+        from robustmsa.data import load_data
+
+        return load_data(self.source, seed=self.seed)
 
 
 @dataclass
@@ -91,13 +103,30 @@ class TrainConfig:
     loss_balance: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size"):
+        for name in ("epochs", "batch_size", "patience", "log_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"train.{name} must be >= 1; got {getattr(self, name)}")
-        if self.lr <= 0:
-            raise ConfigError(f"train.lr must be > 0; got {self.lr}")
-        if self.min_delta < 0:
-            raise ConfigError(f"train.min_delta must be >= 0; got {self.min_delta}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ConfigError(f"train.lr must be a finite number > 0; got {self.lr}")
+        for name in ("weight_decay", "grad_clip"):
+            v = getattr(self, name)
+            if not (math.isfinite(v) and v >= 0):
+                raise ConfigError(f"train.{name} must be a finite number >= 0; got {v}")
+        if self.valid_mask_seed < 0:
+            raise ConfigError(f"train.valid_mask_seed must be >= 0; got {self.valid_mask_seed}")
+        if not (math.isfinite(self.min_delta) and self.min_delta >= 0):
+            raise ConfigError(f"train.min_delta must be a finite number >= 0; got {self.min_delta}")
+        if not self.select_metric.strip():
+            raise ConfigError("train.select_metric must not be empty")
+        if not DEVICE_PATTERN.fullmatch(self.device):
+            raise ConfigError(f"train.device {self.device!r} is not a device; use cpu, auto, "
+                              "cuda or cuda:N")
+        from robustmsa.missing import parse_condition  # parse-time check of every condition
+
+        for i, c in enumerate(self.select_conditions):
+            _check_condition(parse_condition, c, f"train.select_conditions[{i}]")
+        if self.missing:
+            _check_condition(parse_condition, self.missing, "train.missing")
 
 
 @dataclass
@@ -121,6 +150,17 @@ class ExperimentConfig:
     teacher: str = ""
     seed: int = 0
     name: str = ""
+
+    def __post_init__(self) -> None:
+        if self.seed < 0:
+            raise ConfigError(f"seed must be >= 0; got {self.seed}")
+
+
+def _check_condition(parse, cond: str, where: str) -> None:
+    try:
+        parse(cond)
+    except ConfigError as e:
+        raise ConfigError(f"{where}: {e}") from None
 
 
 def _coerce(tp: Any, value: Any, where: str) -> Any:
@@ -162,6 +202,11 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
             raise ConfigError(f"{where}: expected an integer, got {value!r}")
         return value
     if tp is float:
+        if isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as a string
+            try:
+                value = float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{where}: expected a number, got {value!r}")
         return float(value)
@@ -184,6 +229,8 @@ def dataclass_from_dict(cls: type, values: dict[str, Any], where: str = "config"
     kwargs = {k: _coerce(hints[k], v, f"{where}.{k}") for k, v in values.items()}
     try:
         return cls(**kwargs)
+    except ConfigError:
+        raise
     except (ValueError, TypeError) as e:
         raise ConfigError(f"{where}: {e}") from None
 
@@ -209,25 +256,68 @@ def deep_merge(base: dict, over: dict) -> dict:
     return out
 
 
-def parse_overrides(overrides: list[str]) -> dict:
-    """``["train.epochs=3", "method_config.margin=2"]`` -> nested dict (YAML-typed values)."""
+def _field_type(schema: Any, dotted: str) -> Any:
+    """Declared type of ``dotted`` in dataclass ``schema`` (None when unknown / untyped)."""
+    tp = schema
+    for k in dotted.split("."):
+        if not (isinstance(tp, type) and dataclasses.is_dataclass(tp)):
+            return None
+        hints = typing.get_type_hints(tp)
+        if k not in hints:
+            return None
+        tp = hints[k]
+    return tp
+
+
+def _one_line(msg: object) -> str:
+    return " ".join(str(msg).split())
+
+
+def parse_overrides(overrides: list[str], schema: Any = None) -> dict:
+    """``["train.epochs=3", "method_config.margin=2"]`` -> nested dict.
+
+    Values are parsed as YAML, except for fields that ``schema`` (a config dataclass) declares
+    as ``str`` — paths, names, conditions — which are taken literally, so ``data.source=[x].npz``
+    or a path that is not valid UTF-8 is a string, not a YAML error (matching outer quotes are
+    removed).
+    """
     out: dict = {}
     for o in overrides:
         if "=" not in o:
             raise ConfigError(f"override {o!r} must look like key.sub=value")
         k, v = o.split("=", 1)
-        _set_dotted(out, k.strip(), yaml.safe_load(v) if v != "" else "")
+        k = k.strip()
+        if schema is not None and _field_type(schema, k) is str:
+            if len(v) >= 2 and v[0] == v[-1] and v[0] in "'\"":
+                v = v[1:-1]
+            _set_dotted(out, k, v)
+            continue
+        try:
+            value = yaml.safe_load(v) if v != "" else ""
+        except yaml.YAMLError as e:
+            raise ConfigError(f"override {o!r}: the value is not valid YAML "
+                              f"({_one_line(getattr(e, 'problem', None) or e)}); quote it") from None
+        _set_dotted(out, k, value)
     return out
 
 
 def read_yaml(path: str | Path) -> dict:
+    """The mapping in YAML file ``path``; every problem is a `ConfigError` naming the file."""
     p = Path(path)
     if not p.exists():
         raise ConfigError(f"{p}: config file not found")
+    if not p.is_file():
+        raise ConfigError(f"{p}: is a directory, not a YAML config file")
     try:
-        data = yaml.safe_load(p.read_text()) or {}
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{p}: not a UTF-8 text file ({e.reason} at byte {e.start})") from None
+    except OSError as e:
+        raise ConfigError(f"{p}: cannot read the config file ({e.strerror or e})") from None
+    try:
+        data = yaml.safe_load(text) or {}
     except yaml.YAMLError as e:
-        raise ConfigError(f"{p}: invalid YAML ({e})") from None
+        raise ConfigError(f"{p}: invalid YAML ({_one_line(e)})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{p}: the top level must be a mapping")
     return data
@@ -236,5 +326,5 @@ def read_yaml(path: str | Path) -> dict:
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> ExperimentConfig:
     """Defaults <- YAML file <- dotlist overrides, validated."""
     raw = read_yaml(path) if path else {}
-    raw = deep_merge(raw, parse_overrides(overrides or []))
+    raw = deep_merge(raw, parse_overrides(overrides or [], ExperimentConfig))
     return dataclass_from_dict(ExperimentConfig, raw, "config")

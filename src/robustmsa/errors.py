@@ -22,3 +22,23 @@ class UnknownNameError(ConfigError, KeyError):
 
     def __str__(self) -> str:  # KeyError would print the message in quotes
         return str(self.args[0]) if self.args else ""
+
+
+class RunDirError(RobustMSAError):
+    """A run directory cannot be used as asked: it holds another run, is locked by a running
+    ``train``, or ``--resume`` does not fit it. The message names the directory / file."""
+
+
+class OutputError(RobustMSAError, OSError):
+    """An output file cannot be written (disk full, permission denied, read-only file system,
+    file-size limit). Also an `OSError`; the message names the file."""
+
+
+class NonFiniteLossError(RobustMSAError, FloatingPointError):
+    """Training produced a NaN / inf loss (e.g. a learning rate far too high); the message
+    names the method, the epoch, the step and every loss term."""
+
+
+def os_error_text(e: OSError) -> str:
+    """The reason of an `OSError` without its file name (``"No space left on device"``)."""
+    return e.strerror or str(e) or type(e).__name__

@@ -122,7 +122,8 @@ def test_logs_and_summary(data, teacher, tmp_path):
     for term in lb["start"].values():
         assert {"value", "grad_norm", "share", "weight"} <= set(term)
     assert math.isclose(sum(t["share"] for t in lb["start"].values()), 1.0, rel_tol=1e-6)
-    assert lb["best_epoch"] == s["best_epoch"]
+    assert s["loss_balance_info"]["best_epoch"] == s["best_epoch"]
+    assert set(s["loss_balance_total"]) == {"start", "best"}
     assert lb["best"] == epochs[s["best_epoch"]]["balance"]
     assert lb["start"] == start[0]["balance"]
     used = [start[0]["balance"]] + [r["balance"] for r in epochs[: s["best_epoch"] + 1]]
@@ -175,7 +176,8 @@ def test_benchmark_report_has_the_loss_balance(data, tmp_path):
     bc = BenchmarkConfig(base=base, runs=[RunSpec("teacher", "teacher"), RunSpec("kd", "logit_kd")],
                          seeds=[0], mask_seeds=[0], protocols=["subsets"], out_dir=str(tmp_path))
     report = run_benchmark(bc, data=data).read_text()
-    assert "## Loss balance" in report and "| kd | **kd** |" in report
-    assert "Missing input (`model.missing_input`): zeros." in report
+    assert "## Loss balance" in report and "`loss_balance.md`" in report
+    md = (tmp_path / "loss_balance.md").read_text()
+    assert "| kd | **kd** |" in md and "acting" in md
     rows = json.loads((tmp_path / "loss_balance.json").read_text())["rows"]
     assert {r["name"] for r in rows} == {"teacher", "kd"}

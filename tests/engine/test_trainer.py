@@ -13,7 +13,7 @@ from tests.conftest import make_tiny_dataset, tiny_config
 from robustmsa.data.schema import MSADataset
 from robustmsa.engine.checkpoint import load_checkpoint, save_checkpoint
 from robustmsa.engine.trainer import Trainer
-from robustmsa.errors import CheckpointError, ConfigError
+from robustmsa.errors import CheckpointError, ConfigError, RunDirError
 
 
 class NoTestAccess(MSADataset):
@@ -51,11 +51,7 @@ def test_resume_reproduces_uninterrupted_run(data, tmp_path):
     Trainer(tiny_config("student", "train.epochs=4"), data, full).fit()
     part = tmp_path / "part"
     Trainer(tiny_config("student", "train.epochs=2"), data, part).fit()
-    # same run continued to 4 epochs: rewrite the config epochs the way `--resume` would see it
-    ck = torch.load(part / "last.pt", weights_only=True)
-    ck["config"]["train"]["epochs"] = 4
-    save_checkpoint({k: v for k, v in ck.items() if not k.startswith(("format", "robustmsa_v", "torch_v"))},
-                    part / "last.pt")
+    # the same run extended to 4 epochs: train.epochs is a field --resume may change
     Trainer(tiny_config("student", "train.epochs=4"), data, part).fit(resume=True)
     a = torch.load(full / "last.pt", weights_only=True)["student"]
     b = torch.load(part / "last.pt", weights_only=True)["student"]
@@ -69,7 +65,7 @@ def test_resume_reproduces_uninterrupted_run(data, tmp_path):
 
 def test_resume_refuses_other_config(data, tmp_path):
     Trainer(tiny_config("teacher", "train.epochs=1"), data, tmp_path).fit()
-    with pytest.raises(CheckpointError, match="different config"):
+    with pytest.raises(RunDirError, match=r"train\.lr: 0\.001 -> 0\.01"):
         Trainer(tiny_config("teacher", "train.epochs=1", "train.lr=0.01"), data, tmp_path).fit(resume=True)
 
 
@@ -146,3 +142,44 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
         save_checkpoint({"method": "y"}, p)
     assert p.read_bytes() == before
     assert [f.name for f in tmp_path.iterdir()] == ["best.pt"]
+
+
+def test_a_finished_run_is_never_replaced_without_overwrite(data, tmp_path):
+    run = tmp_path / "run"
+    Trainer(tiny_config("teacher", "train.epochs=1"), data, run).fit()
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.name != ".lock"}
+    with pytest.raises(RunDirError, match="already holds files"):
+        Trainer(tiny_config("teacher", "train.epochs=2"), data, run).fit()
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.name != ".lock"} == before
+    (run / "notes.txt").write_text("mine")
+    Trainer(tiny_config("teacher", "train.epochs=2"), data, run).fit(overwrite=True)
+    epochs = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()
+              if '"epoch"' in x and '"type": "epoch"' in x]
+    assert len(epochs) == 2 and (run / "notes.txt").read_text() == "mine"
+    with pytest.raises(RunDirError, match="not both"):
+        Trainer(tiny_config("teacher"), data, run).fit(resume=True, overwrite=True)
+
+
+def test_resume_rewrites_a_best_pt_that_last_pt_got_ahead_of(data, tmp_path):
+    Trainer(tiny_config("teacher", "train.epochs=1"), data, tmp_path).fit()
+    stale = load_checkpoint(tmp_path / "best.pt")
+    stale["epoch"] = -7  # as if the run stopped between writing last.pt and best.pt
+    save_checkpoint({k: v for k, v in stale.items() if not k.startswith(
+        ("format", "robustmsa_version", "torch_version"))}, tmp_path / "best.pt")
+    Trainer(tiny_config("teacher", "train.epochs=1"), data, tmp_path).fit(resume=True)
+    best, last = load_checkpoint(tmp_path / "best.pt"), load_checkpoint(tmp_path / "last.pt")
+    assert best["epoch"] == 0 and "resume" not in best and best["kind"] == "best"
+    assert all(torch.equal(best["student"][k], last["student"][k]) for k in best["student"])
+
+
+def test_resume_moves_the_interrupted_epochs_log_aside(data, tmp_path):
+    full, part = tmp_path / "full", tmp_path / "part"
+    Trainer(tiny_config("teacher", "train.epochs=2"), data, full).fit()
+    Trainer(tiny_config("teacher", "train.epochs=1"), data, part).fit()
+    with (part / "metrics.jsonl").open("a") as fh:  # records of an epoch that was killed
+        fh.write('{"type": "step", "epoch": 1, "step": 4, "loss": 0.5}\n{"type": "st')
+    Trainer(tiny_config("teacher", "train.epochs=2"), data, part).fit(resume=True)
+    strip = lambda p: [{k: v for k, v in json.loads(x).items() if k != "train_seconds"}  # noqa: E731
+                       for x in p.read_text().splitlines()]
+    assert strip(full / "metrics.jsonl") == strip(part / "metrics.jsonl")
+    assert (part / "metrics.interrupted.jsonl").read_text().endswith('{"type": "st\n')

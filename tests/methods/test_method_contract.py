@@ -160,7 +160,10 @@ def test_deployable_checkpoint_roundtrip(name, data, teacher_ckpt, tmp_path):
     m, _ = load_method(tmp_path / "best.pt")
     b = collate_rows(data["test"], list(range(5)))
     assert torch.isfinite(m.predict(b).score).all()
-    if cls.teacher_mode == "frozen":
+    assert set(ck["student"]) == set(m.deployable().state_dict())
+    if cls.teacher_mode == "frozen" and isinstance(m.deployable(), MultimodalNet):
+        # a KD student shares the teacher's architecture (an imputation method such as MMIN
+        # deploys its own network, without the teacher)
         teacher_keys = set(MultimodalNet(data.info.dims, Task.build("polarity2", data.info).num_outputs,
                                          cfg.model).state_dict())
         assert set(ck["student"]) == teacher_keys
@@ -169,14 +172,15 @@ def test_deployable_checkpoint_roundtrip(name, data, teacher_ckpt, tmp_path):
 # --- loss-balance and missing-input contracts -------------------------------------------
 @pytest.fixture(scope="module")
 def builtin(tmp_path_factory):
-    """The built-in synthetic data (preset "small", fewer clips) and a teacher trained on it."""
+    """The built-in synthetic data (preset "small", fewer clips), standardised as the trainer
+    does, and a teacher trained on it."""
     from robustmsa.data.synthetic import make_synthetic_preset
-    from robustmsa.data.transforms import standardize
 
-    ds = standardize(make_synthetic_preset("small", n_train=64, n_valid=16, n_test=16))
+    raw = make_synthetic_preset("small", n_train=64, n_valid=16, n_test=16)
     d = tmp_path_factory.mktemp("builtin_teacher")
-    Trainer(tiny_config("teacher", "train.epochs=1"), ds, d).fit()
-    return ds, str(d / "best.pt")
+    tr = Trainer(tiny_config("teacher", "train.epochs=1"), raw, d)
+    tr.fit()
+    return tr.data, str(d / "best.pt")
 
 
 @pytest.mark.parametrize("name", ALL)

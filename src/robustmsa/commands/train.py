@@ -16,7 +16,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", help="YAML file of overrides (optional)")
     p.add_argument("overrides", nargs="*", help="key.sub=value overrides, e.g. train.epochs=5")
     p.add_argument("--out", required=False, default="", help="run directory (default runs/<method>-seed<seed>)")
-    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in OUT from OUT/last.pt (only train.epochs, "
+                   "train.patience, train.progress, train.log_every, train.device and name may "
+                   "differ from the run's config)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run in OUT (its config.yaml, env.json, metrics.jsonl, "
+                   "summary.json, best.pt, last.pt are deleted first); without it a non-empty OUT "
+                   "is refused")
     p.add_argument("--help-config", action="store_true",
                    help="print every config field with its default and exit")
     p.set_defaults(func=run)
@@ -53,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or f"runs/{cfg.name or cfg.method}-seed{cfg.seed}"
     # under torchrun: one data-parallel process per rank (robustmsa.engine.distributed)
     with process_group_from_env(cfg.train.device) as (rank, _):
-        res = train(cfg, out, resume=args.resume)
+        res = train(cfg, out, resume=args.resume, overwrite=args.overwrite)
     if rank != 0:
         return 0
     print(json.dumps({"run_dir": str(res.run_dir), "best_epoch": res.best_epoch,

@@ -105,9 +105,45 @@ class DatasetInfo:
 
     @classmethod
     def from_dict(cls, d: dict) -> DatasetInfo:
+        """Inverse of `to_dict`, checked.
+
+        Raises:
+            ValueError: ``d`` is not a mapping, lacks ``name`` / ``dims`` / ``seq_lens``, has
+                unknown or ill-typed fields (the message names the field).
+        """
+        if not isinstance(d, dict):
+            raise ValueError(f"expected a mapping, got {type(d).__name__}")
         d = dict(d)
-        d["score_range"] = tuple(d.get("score_range", (-3.0, 3.0)))
-        d["class_names"] = tuple(d.get("class_names", ()))
+        fields = {"name", "dims", "seq_lens", "label_kind", "score_range", "class_names",
+                  "source", "notes"}
+        unknown = sorted(set(map(str, d)) - fields)
+        if unknown:
+            raise ValueError(f"unknown field(s) {', '.join(unknown)}")
+        for key in ("name", "dims", "seq_lens"):
+            if key not in d:
+                raise ValueError(f"missing field {key!r}")
+        if not isinstance(d["name"], str):
+            raise ValueError("field 'name' must be a string")
+        for key in ("dims", "seq_lens"):
+            v = d[key]
+            if not isinstance(v, dict) or not all(
+                    isinstance(m, str) and isinstance(n, int) and not isinstance(n, bool)
+                    and n >= 0 for m, n in v.items()):
+                raise ValueError(f"field {key!r} must map modality names to non-negative "
+                                 f"integers; got {v!r}"[:300])
+        if d.get("label_kind", "score") not in ("score", "class"):
+            raise ValueError(f"field 'label_kind' must be 'score' or 'class'; got "
+                             f"{d.get('label_kind')!r}")
+        try:
+            d["score_range"] = tuple(float(x) for x in d.get("score_range", (-3.0, 3.0)))
+            d["class_names"] = tuple(str(x) for x in d.get("class_names", ()))
+        except (TypeError, ValueError):
+            raise ValueError("fields 'score_range' / 'class_names' must be lists") from None
+        if len(d["score_range"]) != 2:
+            raise ValueError("field 'score_range' must be [lo, hi]")
+        for key in ("source", "notes"):
+            if not isinstance(d.get(key, ""), str):
+                raise ValueError(f"field {key!r} must be a string")
         return cls(**d)
 
 
@@ -141,9 +177,18 @@ def validate_split(split: MSASplit, *, source: str, split_name: str) -> None:
         raise DataError(f"{where}: 'id' has {split.ids.shape[0]} entries but labels have {n}")
     if split.groups is not None and np.shape(split.groups) != (n,):
         raise DataError(f"{where}: 'groups' has shape {np.shape(split.groups)}, expected ({n},)")
-    if not np.all(np.isfinite(np.asarray(split.labels, dtype=np.float64))):
+    labels = np.asarray(split.labels)
+    if labels.dtype.kind not in "biuf":
+        raise DataError(f"{where}: labels must be numbers; got dtype {labels.dtype} "
+                        f"(e.g. {labels.reshape(-1)[:1].tolist()})")
+    if labels.shape != (n,):
+        raise DataError(f"{where}: labels must have shape ({n},); got {labels.shape}")
+    if not np.all(np.isfinite(labels.astype(np.float64))):
         raise DataError(f"{where}: labels contain NaN or ±inf")
     for m, x in split.features.items():
+        if not isinstance(x, np.ndarray) or x.dtype.kind not in "biuf":
+            raise DataError(f"{where}: {m!r} features must be a numeric array; got dtype "
+                            f"{getattr(x, 'dtype', type(x).__name__)}")
         if x.ndim != 3:
             raise DataError(f"{where}: {m!r} must be (N, T, D); got shape {x.shape}")
         if x.shape[0] != n:
@@ -160,11 +205,39 @@ def validate_split(split: MSASplit, *, source: str, split_name: str) -> None:
             raise DataError(f"{where}: no lengths for modality {m!r}")
         if ln.shape != (n,):
             raise DataError(f"{where}: '{m}_lengths' must have shape ({n},); got {ln.shape}")
+        if ln.dtype.kind not in "iu":
+            if ln.dtype.kind != "f" or not np.all(np.isfinite(ln)) or (ln != np.round(ln)).any():
+                raise DataError(f"{where}: '{m}_lengths' must be integers; got dtype {ln.dtype}")
         if (ln < 0).any() or (ln > x.shape[1]).any():
             row = int(np.argmax((ln < 0) | (ln > x.shape[1])))
             raise DataError(
                 f"{where}: '{m}_lengths' has length {int(ln[row])} for sample {row} "
                 f"(id {split.ids[row]!s}), outside [0, padded length {x.shape[1]}]"
+            )
+
+
+def check_class_labels(splits: dict[str, MSASplit], class_names: tuple[str, ...], *,
+                       source: str) -> None:
+    """Native class labels must be integer ids in ``[0, len(class_names))`` (checked at load,
+    not found mid-training).
+
+    Raises:
+        DataError: no class names, a non-integer id or an id out of range (names split, sample
+            and value).
+    """
+    k = len(class_names)
+    if k < 2:
+        raise DataError(f"{source}: class labels need at least 2 class_names; got "
+                        f"{list(class_names)}")
+    for sname, sp in splits.items():
+        y = np.asarray(sp.labels, dtype=np.float64)
+        bad = (y != np.round(y)) | (y < 0) | (y >= k)
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise DataError(
+                f"{source} [{sname}]: label {y[row]:g} of sample {row} (id {sp.ids[row]!s}) is "
+                f"not a class id of {k} classes ({', '.join(class_names)}): ids must be "
+                f"integers 0..{k - 1}"
             )
 
 
@@ -198,6 +271,10 @@ def infer_info(
     mods = [set(sp.features) for sp in splits.values()]
     if any(s != mods[0] for s in mods):
         raise DataError(f"{source}: splits carry different modalities: {[sorted(s) for s in mods]}")
+    if label_kind not in ("score", "class"):
+        raise DataError(f"{source}: label_kind must be 'score' or 'class'; got {label_kind!r}")
+    if label_kind == "class":
+        check_class_labels(splits, class_names, source=source)
     order = {m: i for i, m in enumerate(MODALITIES)}
     dims = dict(sorted(dims.items(), key=lambda kv: order.get(kv[0], 99)))
     seq = dict(sorted(seq.items(), key=lambda kv: order.get(kv[0], 99)))
@@ -260,9 +337,14 @@ def load_dataset(path: str | os.PathLike) -> MSADataset:
     if not meta_path.exists():
         raise DataError(f"{p}: metadata sidecar {meta_path.name} not found")
     try:
-        meta = json.loads(meta_path.read_text())
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise DataError(f"{meta_path}: not valid JSON ({e})") from None
+    except OSError as e:
+        raise DataError(f"{meta_path}: cannot read ({e.strerror or e})") from None
+    if not isinstance(meta, dict):
+        raise DataError(f"{meta_path}: the top level must be a JSON object; got "
+                        f"{type(meta).__name__}")
     if meta.get("format") != "robustmsa-dataset":
         raise DataError(f"{meta_path}: field 'format' is not 'robustmsa-dataset'")
     if meta.get("format_version") != FORMAT_VERSION:
@@ -272,11 +354,26 @@ def load_dataset(path: str | os.PathLike) -> MSADataset:
         )
     try:
         npz = np.load(p, allow_pickle=False)
-        arrays = {k: npz[k] for k in npz.files}
+        if not isinstance(npz, np.lib.npyio.NpzFile):
+            raise DataError(f"{p}: not an .npz archive (it holds a single array)")
+        with npz:
+            arrays = {k: npz[k] for k in npz.files}
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
-        raise DataError(f"{p}: not a readable .npz archive ({e})") from None
+        raise DataError(f"{p}: not a readable .npz archive ({' '.join(str(e).split())})") from None
+    if not isinstance(meta.get("splits"), dict) or not meta["splits"]:
+        raise DataError(f"{meta_path}: field 'splits' missing or not an object of splits")
+    if not isinstance(meta.get("info"), dict):
+        raise DataError(f"{meta_path}: field 'info' missing or not an object")
+    try:
+        info = DatasetInfo.from_dict(meta["info"])
+    except ValueError as e:
+        raise DataError(f"{meta_path}: field 'info': {e}") from None
     splits: dict[str, MSASplit] = {}
     for sname, sm in meta["splits"].items():
+        if not isinstance(sm, dict) or not isinstance(sm.get("modalities"), list) or \
+                not isinstance(sm.get("extras", []), list):
+            raise DataError(f"{meta_path}: field 'splits.{sname}' must be an object with a "
+                            "'modalities' list")
         try:
             feats = {m: arrays[f"{sname}/{m}"] for m in sm["modalities"]}
             lens = {m: arrays[f"{sname}/{m}_lengths"] for m in sm["modalities"]}
@@ -287,7 +384,6 @@ def load_dataset(path: str | os.PathLike) -> MSADataset:
         except KeyError as e:
             raise DataError(f"{p}: split {sname!r} lacks array {e.args[0]!r}") from None
         splits[sname] = MSASplit(feats, lens, labels, ids, extras, groups)
-    info = DatasetInfo.from_dict(meta["info"])
     checked = infer_info(
         splits, name=info.name, source=str(p), label_kind=info.label_kind,
         score_range=info.score_range, class_names=info.class_names, notes=info.notes,

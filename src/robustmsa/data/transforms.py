@@ -1,17 +1,17 @@
 """Per-feature standardisation with statistics from the training split only.
 
 Missing must stay exactly zero at the network input (CorrKD spec §4), so standardisation is
-applied first (here, at load time) and masking afterwards; padding frames stay zero. The
-statistics travel in checkpoints so raw features are normalised identically at inference.
+applied first and masking afterwards; padding frames stay zero. The trainer fits the statistics
+on its training split (`fit_norm_stats`) and stores them in every checkpoint; features reach a
+model only through `robustmsa.data.prepare.prepare_for_checkpoint`, which applies them
+(`apply_norm`) — there is no other standardisation path.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 
-from robustmsa.data.schema import MSADataset, MSASplit
+from robustmsa.data.schema import MSASplit
 
 NormStats = dict[str, tuple[np.ndarray, np.ndarray]]
 
@@ -38,23 +38,3 @@ def apply_norm(x: np.ndarray, lengths: np.ndarray | None, stats: tuple[np.ndarra
         valid = np.arange(x.shape[1])[None, :] < lengths[:, None]
         y[~valid] = 0.0
     return y
-
-
-def standardize(ds: MSADataset, stats: NormStats | None = None) -> MSADataset:
-    """Copy of ``ds`` standardised with ``stats`` (default: fitted on ``ds["train"]``)."""
-    stats = stats or fit_norm_stats(ds["train"])
-    splits = {}
-    for name, sp in ds.splits.items():
-        feats = {m: apply_norm(x, sp.lengths[m], stats[m]) for m, x in sp.features.items()}
-        splits[name] = replace(sp, features=feats)
-    out = MSADataset(splits=splits, info=ds.info)
-    out.norm_stats = stats  # type: ignore[attr-defined]
-    return out
-
-
-def prepare_data(source: str, *, seed: int = 0, standardize_features: bool = True) -> MSADataset:
-    """`load_data` + (optional) training-split standardisation: what every run uses."""
-    from robustmsa.data import load_data
-
-    ds = load_data(source, seed=seed)
-    return standardize(ds) if standardize_features else ds

@@ -29,6 +29,8 @@ def checkpoint_config(ck: dict, missing_input: str | None = None) -> dict:
     """The experiment-config dict of checkpoint ``ck``, with defaults that differ for old
     checkpoints filled in (``model.missing_input = "mask"`` when absent) and an optional
     ``missing_input`` override (evaluation under the other convention)."""
+    if not isinstance(ck.get("config"), dict) or not isinstance(ck["config"].get("model", {}), dict):
+        return ck.get("config")  # not a config: the caller's validation names the field
     cfg = dict(ck["config"])
     model = dict(cfg.get("model", {}))
     model.setdefault("missing_input", LEGACY_MISSING_INPUT)

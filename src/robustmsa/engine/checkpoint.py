@@ -13,12 +13,20 @@ Layout (a plain dict of tensors and primitives):
 | ``student`` | deployable weights only |
 | ``method_state`` | training-only state (statistics networks, ...) |
 | ``epoch``, ``best_score``, ``extractor`` | bookkeeping; extractor config of raw-media data |
-| ``resume`` | (last only) full method state, optimizer, RNG states, trainer counters |
+| ``normalization`` | modality -> ``{"mean", "std"}`` (D,) float32 tensors of the training split's
+  valid frames; ``{}`` = the model sees raw features (`robustmsa.data.prepare`) |
+| ``resume`` | (last only) full method state, optimizer, RNG states, trainer counters, the byte
+  length of ``metrics.jsonl`` when it was written |
+
+`load_checkpoint` checks the header and the type of every field a consumer reads, so a damaged
+or hand-edited checkpoint is one `CheckpointError` naming the file and the field.
 """
 
 from __future__ import annotations
 
+import io
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +51,9 @@ def save_checkpoint(payload: dict[str, Any], path: str | os.PathLike) -> Path:
         "torch_version": str(torch.__version__),
         **payload,
     }
-    atomic_write(p, lambda fh: torch.save(data, fh))
+    buf = io.BytesIO()  # serialise first: a failing disk write is then a plain OSError
+    torch.save(data, buf)
+    atomic_write(p, buf.getvalue())
     return p
 
 
@@ -53,10 +63,13 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     if not p.exists():
         raise CheckpointError(f"{p}: checkpoint not found")
     try:
-        data = torch.load(p, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # e.g. "pickle protocol 4": the error below says it all
+            warnings.simplefilter("ignore")
+            data = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for corrupt / unsafe files
         raise CheckpointError(
-            f"{p}: not a loadable robustmsa checkpoint ({type(e).__name__}: {str(e)[:200]})"
+            f"{p}: not a loadable robustmsa checkpoint ({type(e).__name__}: "
+            f"{' '.join(str(e).split())[:200]})"
         ) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"{p}: field 'format' is not {FORMAT!r}")
@@ -68,4 +81,30 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     for key in ("method", "config", "dataset_info", "task", "student"):
         if key not in data:
             raise CheckpointError(f"{p}: missing field {key!r}")
+    check_fields(data, p)
     return data
+
+
+def check_fields(ck: dict[str, Any], path: str | os.PathLike) -> None:
+    """Raise `CheckpointError` naming the field unless the fields consumers read are well-typed."""
+    from robustmsa.data.schema import DatasetInfo
+
+    for key, tp in (("method", str), ("config", dict), ("dataset_info", dict), ("task", dict),
+                    ("student", dict)):
+        if not isinstance(ck.get(key), tp):
+            raise CheckpointError(f"{path}: field {key!r} must be a {tp.__name__}; got "
+                                  f"{type(ck.get(key)).__name__}")
+    try:
+        DatasetInfo.from_dict(ck["dataset_info"])
+    except ValueError as e:
+        raise CheckpointError(f"{path}: field 'dataset_info': {e}") from None
+    if not isinstance(ck["task"].get("kind"), str):
+        raise CheckpointError(f"{path}: field 'task' lacks 'kind'")
+    norm = ck.get("normalization", {}) or {}
+    if not isinstance(norm, dict):
+        raise CheckpointError(f"{path}: field 'normalization' must be a dict")
+    for m, st in norm.items():
+        if not (isinstance(st, dict) and all(isinstance(st.get(k), torch.Tensor)
+                                             for k in ("mean", "std"))):
+            raise CheckpointError(f"{path}: field 'normalization.{m}' must hold 'mean' and "
+                                  "'std' tensors")

@@ -154,7 +154,8 @@ def measure_balance(method, batch: Batch, *, grad_clip: float = 0.0, seed: int =
 
 # -- tables over runs -------------------------------------------------------------------------
 def read_run_balance(run_dir: str | Path) -> dict | None:
-    """``summary.json["loss_balance"]`` of a run, with its method (None when absent)."""
+    """A run's loss balance from its ``summary.json``: the phases of ``"loss_balance"`` plus
+    ``start_total`` / ``best_total`` and ``method`` (None when absent)."""
     p = Path(run_dir) / "summary.json"
     if not p.exists():
         return None
@@ -162,7 +163,8 @@ def read_run_balance(run_dir: str | Path) -> dict | None:
     lb = s.get("loss_balance")
     if not lb:
         return None
-    return lb | {"method": s.get("method", "")}
+    tot = s.get("loss_balance_total", {})
+    return dict(lb) | {f"{k}_total": v for k, v in tot.items()} | {"method": s.get("method", "")}
 
 
 def balance_rows(runs: Iterable[tuple[str, str | Path]]) -> list[dict]:
@@ -347,17 +349,24 @@ class BalanceTracker:
             self.best_epoch = int(state.get("best_epoch", -1))
             self.history = list(state.get("history", []))
 
-    def summary(self) -> dict | None:
-        """``summary.json["loss_balance"]`` (contract 4), or None when disabled."""
+    def summary(self) -> dict:
+        """The ``summary.json`` entries ({} when disabled):
+
+        - ``"loss_balance"`` (contract 4): phase -> term -> ``{"value", "grad_norm", "share",
+          ...}`` for the phases ``"start"``, ``"best"`` and ``"mean_to_best"``;
+        - ``"loss_balance_total"``: phase -> the totals (``clip_factor``, ``grad_norm``, ...);
+        - ``"loss_balance_info"``: ``best_epoch`` and the definition.
+        """
         if not self.enabled or self.start is None:
-            return None
-        out = {"start": self.start["terms"], "best": (self.best or {}).get("terms", {}),
-               "start_total": self.start["total"], "best_epoch": self.best_epoch,
-               "definition": DEFINITION}
+            return {}
+        lb = {"start": self.start["terms"]}
+        tot = {"start": self.start["total"]}
         if self.best is not None:
-            out["best_total"] = self.best["total"]
-            out["mean_to_best"] = trajectory_mean(self.history[: self.best_epoch + 2])
-        return out
+            lb["best"] = self.best["terms"]
+            lb["mean_to_best"] = trajectory_mean(self.history[: self.best_epoch + 2])
+            tot["best"] = self.best["total"]
+        return {"loss_balance": lb, "loss_balance_total": tot,
+                "loss_balance_info": {"best_epoch": self.best_epoch, "definition": DEFINITION}}
 
 
 def _compact(terms: dict) -> dict:
@@ -367,15 +376,21 @@ def _compact(terms: dict) -> dict:
 def write_benchmark_balance(out_dir: str | Path, names: Iterable[str], seeds: Iterable[int],
                             report: str | Path | None = None,
                             threshold: float = ACTING_SHARE) -> list[dict]:
-    """Gather a benchmark's loss balance into ``out_dir/loss_balance.json`` (the rows) and, when
-    ``report`` is given, append the Markdown section to it. Returns the rows."""
+    """Gather a benchmark's loss balance into ``out_dir/loss_balance.json`` (the rows) and
+    ``out_dir/loss_balance.md`` (`balance_section`: the table with the acting / inert verdict
+    per distinctive term); when ``report`` is given, append the section to that file instead
+    of writing ``loss_balance.md``. Returns the rows."""
     from robustmsa.fileio import atomic_write
 
     rows = benchmark_balance_rows(out_dir, list(names), list(seeds))
     atomic_write(Path(out_dir) / "loss_balance.json",
                  json.dumps({"definition": DEFINITION, "acting_threshold": threshold,
                              "rows": rows}, indent=1).encode())
-    if report is not None and rows:
-        p = Path(report)
-        atomic_write(p, (p.read_text() + "\n" + balance_section(rows, threshold)).encode())
+    if rows:
+        section = balance_section(rows, threshold)
+        if report is not None:
+            p = Path(report)
+            atomic_write(p, (p.read_text() + "\n" + section).encode())
+        else:
+            atomic_write(Path(out_dir) / "loss_balance.md", section.encode())
     return rows

@@ -61,10 +61,11 @@ class Selection:
 
     def improves(self, score: float, best: float) -> bool:
         """True when ``score`` beats ``best`` by more than ``min_delta`` (ties keep the earlier
-        epoch; a NaN score never improves)."""
-        if math.isnan(score):
+        epoch; a NaN / infinite score never improves; any finite score beats an undefined
+        best)."""
+        if not math.isfinite(score):  # an undefined metric (e.g. Corr of a constant)
             return False
-        if math.isinf(best):
+        if not math.isfinite(best):
             return True
         if self.direction == "lower":
             return score < best - self.min_delta

@@ -52,12 +52,16 @@ class Method(nn.Module):
         train_missing: the training-time missingness the method expects from the trainer by
             default (a condition string such as ``"mrm"``), or None for complete input.
         Config: the method's hyper-parameter dataclass.
+        group_batches: True when the method models the samples of one group (the utterances
+            of a video) together: the trainer and the evaluator then build batches of whole
+            groups (`robustmsa.data.groups.batch_rows`), and training needs a grouped dataset.
     """
 
     name: ClassVar[str] = ""
     teacher_mode: ClassVar[str] = "none"
     train_missing: ClassVar[str | None] = None
     Config: ClassVar[type] = NoConfig
+    group_batches: ClassVar[bool] = False
     # Conditions on which the validation score used for model selection is averaged.
     select_conditions: ClassVar[tuple[str, ...]] = ("complete", "t", "a", "v", "ta", "tv", "av")
     # Names of the method's distinctive distillation / consistency terms in ``forward``'s
@@ -93,6 +97,13 @@ class Method(nn.Module):
 
     def new_backbone(self) -> MultimodalNet:
         return MultimodalNet(self.info.dims, self.task.num_outputs, self.model_cfg)
+
+    def new_encoders(self) -> MultimodalNet:
+        """The backbone's per-modality encoders and pooling (``.encode(batch)``; parameter
+        names as in the teacher) without its task head, for methods with their own fusion."""
+        net = self.new_backbone()
+        net.head = nn.Identity()
+        return net
 
     # --- the interface the trainer / evaluator use --------------------------------------
     def forward(self, batch: Batch) -> MethodOutput:  # pragma: no cover - abstract

@@ -10,21 +10,30 @@
 | `ModalityRandomDrop(rates)` | each modality dropped whole with its own probability, >= 1 kept | MMSA/LNLN "modality missing" ablations |
 | `LNLNTrain()` | per-sample, per-modality frame rate ~ U(0,1); half the samples complete | LNLN training |
 | `MRM()` | random available subset + random intra-modality ratio | CorrKD's Modality Random Missing |
+| `RandomSubset()` | one of the 6 incomplete subsets, uniformly, per sample | MMIN training |
+| `SevereMissing(rates)` | a modality absent for a fixed fraction of the samples, the same every epoch | SMIL training |
 
 All samplers draw from the generator they are handed (see `missing.masks.draw_mask`), never
-from global state; ``key`` identifies the condition in the seed.
+from global state; ``key`` identifies the condition in the seed. ``is_random`` says whether the
+mask depends on the seed at all (subsets and ``complete`` do not, so averaging them over mask
+seeds changes nothing); ``empties_all`` whether every clip is left with no input (frame or
+block drop at rate 1.0), the end point reports keep apart from areas under curves. A sampler
+with ``static = True`` describes data that *is* missing rather than simulated dropout: the
+trainer's per-epoch salt is ignored, so a sample keeps the same mask in every epoch.
 """
 
 from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
 from robustmsa.types import LONG_TO_SHORT, MODALITIES, SHORT_NAMES
 
 Row = tuple[dict[str, bool], dict[str, np.ndarray]]
+MAX_ETA = (len(MODALITIES) - 1) / len(MODALITIES)
 
 
 def subset_name(mods: tuple[str, ...] | frozenset[str]) -> str:
@@ -93,6 +102,9 @@ def _check_rate(name: str, r: float) -> float:
 class Complete:
     """No modality or frame removed."""
 
+    is_random = False  # the mask does not depend on the seed
+    empties_all = False  # never leaves every clip with no input
+
     @property
     def key(self) -> str:
         return "complete"
@@ -106,6 +118,9 @@ class Subset:
     """Only the modalities in ``available`` are present (letters ``"ta"`` or names)."""
 
     available: str
+
+    is_random = False  # the mask does not depend on the seed
+    empties_all = False  # never leaves every clip with no input
 
     @property
     def key(self) -> str:
@@ -148,6 +163,19 @@ class FrameDrop:
     def rate_of(self, m: str) -> float:
         return dict(self.overrides).get(m, self.rate)
 
+    def _rates(self) -> list[float]:
+        """The default rate (unless every modality is overridden) and the overrides."""
+        over = {m for m, _ in self.overrides}
+        return ([self.rate] if len(over) < len(MODALITIES) else []) + [r for _, r in self.overrides]
+
+    @property
+    def is_random(self) -> bool:
+        return any(0.0 < r < 1.0 for r in self._rates())
+
+    @property
+    def empties_all(self) -> bool:
+        return all(r >= 1.0 for r in self._rates())
+
     def draw_row(self, rng, lengths, seq_lens) -> Row:
         keep: dict[str, np.ndarray] = {}
         if self.shared:
@@ -177,6 +205,14 @@ class BlockDrop:
     def key(self) -> str:
         return f"block:{self.rate:g}"
 
+    @property
+    def is_random(self) -> bool:
+        return 0.0 < self.rate < 1.0
+
+    @property
+    def empties_all(self) -> bool:
+        return self.rate >= 1.0
+
     def draw_row(self, rng, lengths, seq_lens) -> Row:
         keep = {}
         for m, t in seq_lens.items():
@@ -199,9 +235,21 @@ class SampleModalityRate:
 
     eta: float
 
+    def __post_init__(self) -> None:
+        # at most (M-1)/M with M <= 3 modalities; the exact bound is checked per dataset
+        if not 0.0 <= float(self.eta) <= MAX_ETA + 1e-9:
+            raise ValueError(f"eta must be in [0, {MAX_ETA:.3f}] (at least one of 3 modalities "
+                             f"is always kept); got {self.eta}")
+
     @property
     def key(self) -> str:
         return f"eta:{self.eta:g}"
+
+    @property
+    def is_random(self) -> bool:
+        return self.eta > 0.0
+
+    empties_all = False
 
     def draw_row(self, rng, lengths, seq_lens) -> Row:
         mods = list(seq_lens)
@@ -223,9 +271,25 @@ class ModalityRandomDrop:
 
     rates: tuple[tuple[str, float], ...]
 
+    def __post_init__(self) -> None:
+        seen: set[str] = set()
+        for m, r in self.rates:
+            if m not in MODALITIES:
+                raise ValueError(f"unknown modality {m!r}")
+            if m in seen:
+                raise ValueError(f"modality {m!r} given twice")
+            seen.add(m)
+            _check_rate(f"drop probability of {m}", r)
+
     @property
     def key(self) -> str:
         return "mdrop:" + ",".join(f"{m}={r:g}" for m, r in self.rates)
+
+    @property
+    def is_random(self) -> bool:
+        return any(r > 0.0 for _, r in self.rates)
+
+    empties_all = False
 
     def draw_row(self, rng, lengths, seq_lens) -> Row:
         mods = list(seq_lens)
@@ -242,6 +306,11 @@ class LNLNTrain:
     random half of the samples stays complete (drawn per sample, not per dataset)."""
 
     max_rate: float = 1.0
+    is_random = True
+    empties_all = False
+
+    def __post_init__(self) -> None:
+        _check_rate("max_rate", self.max_rate)
 
     @property
     def key(self) -> str:
@@ -274,6 +343,8 @@ class MRM:
     ratios: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(10))
     subset_probs: tuple[tuple[str, float], ...] = ()
     shared_frames: bool = False
+    is_random = True
+    empties_all = False
 
     @property
     def key(self) -> str:
@@ -307,6 +378,9 @@ class TextSubstitute:
     As a mask it removes text; methods that own a substitute (``extras["text_sim"]``) use it.
     """
 
+    is_random = False  # the mask does not depend on the seed
+    empties_all = False  # never leaves every clip with no input
+
     @property
     def key(self) -> str:
         return "text_substitute"
@@ -315,3 +389,78 @@ class TextSubstitute:
         return ({m: m != "text" for m in seq_lens}, {m: np.ones(seq_lens[m], bool) for m in seq_lens})
 
 
+
+
+@dataclass(frozen=True)
+class RandomSubset:
+    """MMIN's training missingness: each sample keeps one of ``subsets`` (default: the 2^M - 2
+    incomplete non-empty subsets, i.e. the six conditions t, a, v, ta, tv, av), uniformly; the
+    complete condition is never drawn unless listed. No frames are dropped.
+
+    Args:
+        subsets: subset names (``("t", "ta")``); empty = every incomplete non-empty subset of
+            the data's modalities.
+    """
+
+    subsets: tuple[str, ...] = ()
+    is_random = True
+    empties_all = False
+
+    def __post_init__(self) -> None:
+        for name in self.subsets:
+            parse_subset(name)
+
+    @property
+    def key(self) -> str:
+        names = "/".join(subset_name(parse_subset(n)) for n in self.subsets)
+        return f"random_subset:{names}"
+
+    def draw_row(self, rng, lengths, seq_lens) -> Row:
+        mods = tuple(seq_lens)
+        if self.subsets:
+            subs = [tuple(m for m in parse_subset(n) if m in mods) for n in self.subsets]
+        else:
+            subs = [sub for sub in all_subsets(mods) if len(sub) < len(mods)] or [mods]
+        sub = subs[int(rng.integers(len(subs)))]
+        return ({m: m in sub for m in mods}, {m: np.ones(seq_lens[m], bool) for m in mods})
+
+
+@dataclass(frozen=True)
+class SevereMissing:
+    """SMIL's "severely missing" training data: modality m is absent for a fraction r_m of the
+    samples (each sample independently with probability r_m), **fixed per sample**: the mask
+    depends on (seed, split, sample id) only, not on the epoch (``static``), so the model never
+    sees the removed features. At least one modality is kept per sample (if every listed
+    modality is drawn missing, the one with the lowest rate, first in canonical order, is
+    kept). No frames are dropped.
+
+    Args:
+        rates: (modality, rate) pairs, e.g. ``(("text", 0.9),)`` for SMIL's MOSI loader
+            (text kept for 10 % of the training samples).
+    """
+
+    rates: tuple[tuple[str, float], ...]
+    static: ClassVar[bool] = True
+    is_random = True
+    empties_all = False
+
+    def __post_init__(self) -> None:
+        if not self.rates:
+            raise ValueError("severe needs at least one MODALITY=RATE")
+        for m, r in self.rates:
+            if m not in MODALITIES:
+                raise ValueError(f"unknown modality {m!r}")
+            _check_rate(f"rate for {m}", r)
+
+    @property
+    def key(self) -> str:
+        return "severe:" + ",".join(f"{m}={r:g}" for m, r in self.rates)
+
+    def draw_row(self, rng, lengths, seq_lens) -> Row:
+        mods = list(seq_lens)
+        rates = dict(self.rates)
+        u = rng.random(len(mods))
+        pres = {m: bool(u[i] >= rates.get(m, 0.0)) for i, m in enumerate(mods)}
+        if not any(pres.values()):
+            pres[min(mods, key=lambda m: (rates.get(m, 0.0), mods.index(m)))] = True
+        return (pres, {m: np.ones(seq_lens[m], bool) for m in mods})

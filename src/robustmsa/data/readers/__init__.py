@@ -64,6 +64,8 @@ class FolderFormat:
     description: str
     detect: Callable[[Path], bool]
     read: Callable[..., MSADataset]
+    #: files every copy has: a folder with some but not all of them is named in the error
+    required: tuple[str, ...] = ()
 
 
 PICKLE_FORMATS: Registry[PickleFormat] = Registry("pickle format")
@@ -84,6 +86,7 @@ FOLDER_FORMATS.register("mosi_bclstm")(FolderFormat(
     mosi_bclstm.detect,
     lambda path, *, seed=0, variant=None: read_mosi_bclstm(path, seed=seed,
                                                            labels=variant or "binary"),
+    mosi_bclstm.REQUIRED_FILES,
 ))
 
 
@@ -95,6 +98,11 @@ def _folder_format(p: Path) -> FolderFormat:
         fmt = FOLDER_FORMATS.get(name)
         if fmt.detect(p):
             return fmt
+    for name in FOLDER_FORMATS:
+        fmt = FOLDER_FORMATS.get(name)
+        lacks = [f for f in fmt.required if not (p / f).is_file()]
+        if lacks and (len(lacks) < len(fmt.required) or p.name == name):
+            raise DataError(f"{p}: looks like a {name} folder but lacks {', '.join(lacks)}")
     readme = " (it has a README: a dataset without a reader module yet)" if any(
         (p / r).is_file() for r in ("README.md", "README.txt", "README")) else ""
     raise DataError(f"{p}: no reader recognises this folder{readme}; known folder formats: "

@@ -46,6 +46,13 @@ TRANSCRIPTS = "transcripts.csv"
 RELEASE_SPLITS: tuple[str, ...] = ("train", "test")
 
 
+REQUIRED_FILES: tuple[str, ...] = (
+    TRANSCRIPTS,
+    *(f"text_{s}.csv" for s in RELEASE_SPLITS),
+    *(f"{stem}_{s}0.csv" for stem in MODALITY_FILES.values() for s in RELEASE_SPLITS),
+)
+
+
 def detect(folder: Path) -> bool:
     """True if ``folder`` holds the bc-LSTM CSVs."""
     return all((folder / f).is_file() for f in
@@ -143,7 +150,13 @@ def _read_release_split(folder: Path, split: str, transcripts: list[list[str]]):
         raise DataError(f"{index_path}: column 0 is not a row index into {TRANSCRIPTS}")
     rows = [transcripts[int(i)] for i in idx]
     ids = np.array([r[0] for r in rows])
-    tr_lab = np.array([float(r[3]) if len(r) > 3 else -1.0 for r in rows])
+    tr_lab = np.empty(len(rows))
+    for j, (i, r) in enumerate(zip(idx, rows, strict=True)):
+        try:
+            tr_lab[j] = float(r[3]) if len(r) > 3 else -1.0
+        except ValueError:
+            raise DataError(f"{folder / TRANSCRIPTS}: line {int(i) + 1} (clip {r[0]}): field 4 "
+                            f"(binary label) is not a number: {r[3]!r}") from None
     if (tr_lab != binary).any():
         bad = ids[np.argmax(tr_lab != binary)]
         raise DataError(f"{folder / TRANSCRIPTS}: label of clip {bad} disagrees with "
