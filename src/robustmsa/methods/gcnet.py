@@ -62,6 +62,7 @@ from torch import Tensor, nn
 from robustmsa.losses.reconstruction import masked_recon_loss
 from robustmsa.methods.base import Method, register_method
 from robustmsa.missing import apply_missing
+from robustmsa.nn.backbone import encoder_mask
 from robustmsa.nn.graph import (
     Conversations,
     GraphConvLayer,
@@ -69,7 +70,6 @@ from robustmsa.nn.graph import (
     run_over_conversations,
     window_relations,
 )
-from robustmsa.nn.backbone import encoder_mask
 from robustmsa.nn.layers import masked_mean
 from robustmsa.tasks import Task
 from robustmsa.types import Batch, MethodOutput, Prediction
