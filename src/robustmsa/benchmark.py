@@ -45,6 +45,7 @@ from robustmsa.config import (
 )
 from robustmsa.data.schema import MSADataset
 from robustmsa.engine.builder import method_class
+from robustmsa.engine.diagnostics import write_benchmark_balance
 from robustmsa.errors import ConfigError
 from robustmsa.evaluation.api import evaluate_method, run_label
 from robustmsa.evaluation.costs import measure_run_costs, merge_costs
@@ -307,9 +308,12 @@ def run_benchmark(bc: BenchmarkConfig, data: MSADataset | None = None, *, worker
     ev = evaluate_runs(tasks, summaries, data, bc)
     atomic_write(out / "cost_profile.json", json.dumps(ev.profiles, indent=1).encode())
     atomic_write(out / "costs.json", json.dumps(ev.costs, indent=1).encode())
+    write_benchmark_balance(out, [r.name for r in bc.runs], bc.seeds)  # loss_balance.md / .json
     return write_report(ev.records, out, title=bc.title,
                         costs=merge_costs(_average_costs(ev.costs), ev.profiles),
-                        preamble=f"Config: `{out / 'benchmark.yaml'}`. Seeds: {bc.seeds}.",
+                        preamble=f"Config: `{out / 'benchmark.yaml'}`. Seeds: {bc.seeds}. "
+                        "Loss balance with the acting / inert verdict per distinctive term: "
+                        "`loss_balance.md`.",
                         data=data, task=Task.build(base.task.kind, data.info), balance=ev.balance,
                         compare_to={r.name: r.compare_to for r in bc.runs if r.compare_to})
 

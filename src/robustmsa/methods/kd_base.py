@@ -98,6 +98,11 @@ class FrozenTeacherMethod(Method):
 
     def pair(self, batch: Batch) -> tuple[NetOutput, NetOutput]:
         """Teacher output on complete input, student output on the masked input."""
+        s_out, t_out, _ = self.pair_with_input(batch)
+        return s_out, t_out
+
+    def pair_with_input(self, batch: Batch) -> tuple[NetOutput, NetOutput, Batch]:
+        """`pair` plus the student's (masked) input batch."""
         if self.teacher is None:
             raise RuntimeError(
                 f"method {self.name!r} needs a trained teacher for training "
@@ -106,5 +111,5 @@ class FrozenTeacherMethod(Method):
         t_out = self._teacher_cache.get(batch) if self._teacher_cache is not None else None
         if t_out is None:
             t_out = self.teacher(batch)
-        s_out = self.student(apply_missing(batch, batch.train_mask))
-        return s_out, t_out
+        masked = apply_missing(batch, batch.train_mask)
+        return self.student(masked), t_out, masked
