@@ -145,3 +145,18 @@ def test_reuse_encodings_returns_the_same_result_and_skips_work(monkeypatch):
             d = enc(x.clone(), m)  # not a registered input: computed
     assert len(calls) == 4 and a is b
     assert torch.equal(a, plain) and torch.equal(d, plain) and not torch.equal(c, plain)
+
+
+def test_evaluation_encodes_all_zero_rows_once_per_mask():
+    enc = ModalityEncoder(6, BackboneConfig(d_model=8, num_heads=2, num_layers=2, ffn_dim=12)).eval()
+    x, m = torch.randn(30, 9, 6), _masks(30, 9, seed=2)
+    m[5:20] = torch.arange(9)[None] < torch.tensor([3, 9, 9, 4, 3] * 3)[:, None]  # repeated masks
+    x[5:20] = 0  # absent modality under the "zeros" convention
+    with torch.no_grad():
+        fast = enc(x, m)
+        enc.train()
+        for mod in enc.modules():
+            if hasattr(mod, "dropout") and isinstance(mod.dropout, float):
+                mod.dropout = 0.0
+        slow = enc(x, m)  # training path (no dedupe), dropout off
+    torch.testing.assert_close(fast * m[..., None], slow * m[..., None], atol=2e-6, rtol=1e-5)

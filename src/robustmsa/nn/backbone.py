@@ -223,8 +223,27 @@ class ModalityEncoder(nn.Module):
         t = x.shape[1]
         if t > self.pe.shape[0]:
             self.pe = sinusoidal_positions(t, self.pe.shape[1]).to(self.pe.device)
+        if not self.training and not torch.is_grad_enabled():
+            blank = ~(x != 0).flatten(1).any(1)  # (B,) rows whose input is all zeros
+            if int(blank.sum()) > 1:
+                return self._encode_blank_once(x, mask, blank)
         h = self.drop(conv3_time(x, self.proj.weight) + self.pe[:t])  # (B, T, d)
         return self.encoder(h, mask)  # frames outside the mask (and empty rows) come out as 0
+
+    def _encode_blank_once(self, x: Tensor, mask: Tensor, blank: Tensor) -> Tensor:
+        """Evaluation: rows with an all-zero input (an absent modality seen as zero vectors)
+        depend only on their mask, so each distinct mask is encoded once."""
+        t = x.shape[1]
+        out = torch.zeros(x.shape[0], t, self.pe.shape[1], dtype=self.pe.dtype, device=x.device)
+        rest = (~blank).nonzero(as_tuple=True)[0]
+        if rest.numel():
+            h = conv3_time(x[rest], self.proj.weight) + self.pe[:t]
+            out[rest] = self.encoder(h, mask[rest])
+        rows = blank.nonzero(as_tuple=True)[0]
+        uniq, inverse = torch.unique(mask[rows], dim=0, return_inverse=True)  # (U, T)
+        h = self.pe[:t].expand(uniq.shape[0], t, -1)  # conv of zeros is 0: positions only
+        out[rows] = self.encoder(h.contiguous(), uniq)[inverse]
+        return out
 
 
 class MultimodalNet(nn.Module):
