@@ -23,6 +23,7 @@ from robustmsa.data.readers import (
     detect_format,
     read_fet_dataset,
     read_fet_features,
+    read_mfn,
     read_mmsa_pickle,
     read_mosi_bclstm,
     read_mult_pickle,
@@ -59,6 +60,7 @@ __all__ = [
     "make_synthetic_preset",
     "read_fet_dataset",
     "read_fet_features",
+    "read_mfn",
     "read_mmsa_pickle",
     "read_mosi_bclstm",
     "read_mult_pickle",
@@ -72,7 +74,8 @@ __all__ = [
 
 SYNTHETIC_DEFAULT_PRESET = "mosi"
 BUILTIN_NAMES: tuple[str, ...] = (
-    "synthetic", *(f"synthetic:{p}" for p in PRESETS), *FOLDER_FORMATS.names()
+    "synthetic", *(f"synthetic:{p}" for p in PRESETS),
+    *(n for n in FOLDER_FORMATS.names() if FOLDER_FORMATS.get(n).builtin),
 )
 
 
@@ -145,9 +148,9 @@ def load_data(spec: str | os.PathLike, *, seed: int = 0) -> MSADataset:
     base, _, variant = text.rpartition(":") if ":" in text else (text, "", "")
     if ":" in text and Path(base).is_dir():
         return read_path(Path(base), seed=seed, variant=variant)
-    if text in FOLDER_FORMATS:
+    if text in BUILTIN_NAMES:
         return read_path(resolve_shared_dataset(text), seed=seed)
-    if base in FOLDER_FORMATS:
+    if base in BUILTIN_NAMES:
         return read_path(resolve_shared_dataset(base), seed=seed, variant=variant)
     raise DataError(
         f"{text}: no such file or folder, and not a built-in dataset "

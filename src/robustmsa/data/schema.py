@@ -4,6 +4,13 @@ A dataset is a set of named splits (``train``/``valid``/``test``); every split h
 modality, a zero-padded (N, T_m, D_m) float32 array and the (N,) true lengths, plus labels and
 sample ids. Dimensions and lengths are always read from the arrays, never from a config.
 
+Frame validity: by default the valid frames of a sample are the first ``lengths[m]`` ones
+(zero padding at the end). Releases whose missing frames sit anywhere (left padding, gaps in
+the middle: the MFN HDF5 releases) also carry ``frame_valid[m]``, an explicit (N, T_m) bool
+mask; ``lengths[m]`` is then the span end (index of the last valid frame + 1), so code that
+only knows lengths never treats a valid frame as padding. `MSASplit.valid_mask` gives the mask
+either way.
+
 On disk (``save_dataset``/``load_dataset``) a dataset is one ``.npz`` (arrays only, loaded with
 ``allow_pickle=False``) and a sidecar ``.json`` with the metadata.
 """
@@ -33,14 +40,18 @@ class MSASplit:
     Attributes:
         features: modality -> (N, T_m, D_m) float32, zero-padded at the end.
         lengths: modality -> (N,) int64 true lengths (1 <= len <= T_m, or 0 if the modality
-            is absent for that sample).
-        labels: (N,) float32 sentiment scores, or int64 class ids for native-class data.
+            is absent for that sample); with ``frame_valid[m]`` the span end (last valid
+            frame + 1).
+        labels: (N,) float32 sentiment scores, int64 class ids for native-class data, or
+            (N, K) float32 for multi-target regression (``DatasetInfo.target_names``).
         ids: (N,) sample ids as str.
         extras: optional extra arrays with a leading N axis (e.g. ``text_sim``).
         groups: optional (N,) str group of each sample (the video / dialogue an utterance
             belongs to), in the split's row order; None when the source has no grouping.
             Used by conversation-level methods (GCNet) and grouped cross-validation; see
             `robustmsa.data.groups`.
+        frame_valid: optional modality -> (N, T_m) bool, True where a frame is real; only for
+            modalities whose valid frames are not a prefix (see the module docstring).
     """
 
     features: dict[str, np.ndarray]
@@ -49,6 +60,7 @@ class MSASplit:
     ids: np.ndarray
     extras: dict[str, np.ndarray] = field(default_factory=dict)
     groups: np.ndarray | None = None
+    frame_valid: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -56,6 +68,13 @@ class MSASplit:
     @property
     def modalities(self) -> tuple[str, ...]:
         return tuple(m for m in MODALITIES if m in self.features)
+
+    def valid_mask(self, m: str) -> np.ndarray:
+        """(N, T_m) bool: the real frames of modality ``m`` (explicit mask, else the prefix)."""
+        if m in self.frame_valid:
+            return np.asarray(self.frame_valid[m], dtype=bool)
+        t = self.features[m].shape[1]
+        return np.arange(t)[None, :] < np.asarray(self.lengths[m])[:, None]
 
     def subset(self, rows: np.ndarray) -> MSASplit:
         """Rows ``rows`` (int indices or bool mask) as a new split (arrays copied)."""
@@ -66,6 +85,7 @@ class MSASplit:
             ids=self.ids[rows].copy(),
             extras={k: v[rows].copy() for k, v in self.extras.items()},
             groups=None if self.groups is None else self.groups[rows].copy(),
+            frame_valid={m: v[rows].copy() for m, v in self.frame_valid.items()},
         )
 
 
@@ -82,6 +102,9 @@ class DatasetInfo:
         class_names: names of native classes (``"class"`` labels only).
         source: file or generator the data came from.
         notes: free-text provenance notes (e.g. split policy).
+        target_names: names of the K columns of (N, K) multi-target labels (empty otherwise).
+        cv: the cross-validation carving this dataset is (``robustmsa.data.cv``): ``folds``,
+            ``fold``, ``pool``, ``seed``; empty when it is not a CV fold.
     """
 
     name: str
@@ -92,6 +115,8 @@ class DatasetInfo:
     class_names: tuple[str, ...] = ()
     source: str = ""
     notes: str = ""
+    target_names: tuple[str, ...] = ()
+    cv: dict = field(default_factory=dict)
 
     @property
     def modalities(self) -> tuple[str, ...]:
@@ -101,6 +126,7 @@ class DatasetInfo:
         d = asdict(self)
         d["score_range"] = list(self.score_range)
         d["class_names"] = list(self.class_names)
+        d["target_names"] = list(self.target_names)
         return d
 
     @classmethod
@@ -108,6 +134,8 @@ class DatasetInfo:
         d = dict(d)
         d["score_range"] = tuple(d.get("score_range", (-3.0, 3.0)))
         d["class_names"] = tuple(d.get("class_names", ()))
+        d["target_names"] = tuple(d.get("target_names", ()))
+        d["cv"] = dict(d.get("cv") or {})
         return cls(**d)
 
 
@@ -143,6 +171,9 @@ def validate_split(split: MSASplit, *, source: str, split_name: str) -> None:
         raise DataError(f"{where}: 'groups' has shape {np.shape(split.groups)}, expected ({n},)")
     if not np.all(np.isfinite(np.asarray(split.labels, dtype=np.float64))):
         raise DataError(f"{where}: labels contain NaN or ±inf")
+    if np.ndim(split.labels) not in (1, 2):
+        raise DataError(f"{where}: labels must be (N,) or (N, K); got shape "
+                        f"{np.shape(split.labels)}")
     for m, x in split.features.items():
         if x.ndim != 3:
             raise DataError(f"{where}: {m!r} must be (N, T, D); got shape {x.shape}")
@@ -166,6 +197,22 @@ def validate_split(split: MSASplit, *, source: str, split_name: str) -> None:
                 f"{where}: '{m}_lengths' has length {int(ln[row])} for sample {row} "
                 f"(id {split.ids[row]!s}), outside [0, padded length {x.shape[1]}]"
             )
+        fv = split.frame_valid.get(m)
+        if fv is not None:
+            fv = np.asarray(fv)
+            if fv.dtype != bool or fv.shape != x.shape[:2]:
+                raise DataError(f"{where}: '{m}_valid' must be a bool array of shape "
+                                f"{x.shape[:2]}; got {fv.dtype} {fv.shape}")
+            span = np.where(fv.any(1), fv.shape[1] - np.argmax(fv[:, ::-1], axis=1), 0)
+            if (span != ln).any():
+                row = int(np.argmax(span != ln))
+                raise DataError(
+                    f"{where}: '{m}_lengths' of sample {row} (id {split.ids[row]!s}) is "
+                    f"{int(ln[row])} but its last valid frame in '{m}_valid' ends at {int(span[row])}"
+                )
+    unknown = set(split.frame_valid) - set(split.features)
+    if unknown:
+        raise DataError(f"{where}: frame masks for modalities without features: {sorted(unknown)}")
 
 
 def infer_info(
@@ -177,6 +224,8 @@ def infer_info(
     score_range: tuple[float, float] = (-3.0, 3.0),
     class_names: tuple[str, ...] = (),
     notes: str = "",
+    target_names: tuple[str, ...] = (),
+    cv: dict | None = None,
 ) -> DatasetInfo:
     """Validate every split and infer dims / padded lengths, checking they agree across splits."""
     if not splits:
@@ -210,6 +259,8 @@ def infer_info(
         class_names=class_names,
         source=source,
         notes=notes,
+        target_names=tuple(target_names),
+        cv=dict(cv or {}),
     )
 
 
@@ -234,8 +285,12 @@ def save_dataset(ds: MSADataset, path: str | os.PathLike) -> Path:
             arrays[f"{sname}/extra/{k}"] = np.asarray(v)
         if sp.groups is not None:
             arrays[f"{sname}/groups"] = np.asarray(sp.groups).astype(str)
+        for m, v in sp.frame_valid.items():
+            arrays[f"{sname}/{m}_valid"] = np.asarray(v, dtype=bool)
         meta_splits[sname] = {"n": len(sp), "modalities": list(sp.modalities),
                               "extras": sorted(sp.extras), "groups": sp.groups is not None}
+        if sp.frame_valid:
+            meta_splits[sname]["frame_valid"] = sorted(sp.frame_valid)
     meta = {
         "format": "robustmsa-dataset",
         "format_version": FORMAT_VERSION,
@@ -284,12 +339,14 @@ def load_dataset(path: str | os.PathLike) -> MSADataset:
             ids = arrays[f"{sname}/ids"]
             extras = {k: arrays[f"{sname}/extra/{k}"] for k in sm.get("extras", [])}
             groups = arrays[f"{sname}/groups"] if sm.get("groups") else None
+            valid = {m: arrays[f"{sname}/{m}_valid"] for m in sm.get("frame_valid", [])}
         except KeyError as e:
             raise DataError(f"{p}: split {sname!r} lacks array {e.args[0]!r}") from None
-        splits[sname] = MSASplit(feats, lens, labels, ids, extras, groups)
+        splits[sname] = MSASplit(feats, lens, labels, ids, extras, groups, valid)
     info = DatasetInfo.from_dict(meta["info"])
     checked = infer_info(
         splits, name=info.name, source=str(p), label_kind=info.label_kind,
         score_range=info.score_range, class_names=info.class_names, notes=info.notes,
+        target_names=info.target_names, cv=info.cv,
     )
     return MSADataset(splits=splits, info=checked)

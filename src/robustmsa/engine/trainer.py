@@ -33,6 +33,7 @@ from tqdm import tqdm
 from robustmsa import __version__
 from robustmsa.config import ExperimentConfig, to_dict
 from robustmsa.data.dataset import collate_rows
+from robustmsa.data.natural import check_trainable
 from robustmsa.data.schema import MSADataset
 from robustmsa.engine import distributed as ddp
 from robustmsa.engine.builder import build_method
@@ -141,7 +142,8 @@ class Trainer:
         lengths = {m: split.lengths[m][rows] for m in batch.modalities}
         seq = {m: int(batch.features[m].shape[1]) for m in batch.modalities}
         return draw_mask(sampler, list(batch.ids), lengths, seq, seed=self.cfg.seed,
-                         split="train", salt=f"epoch={epoch}")
+                         split="train", salt=f"epoch={epoch}",
+                         valid={m: v[rows] for m, v in split.frame_valid.items()})
 
     # -- main loop ----------------------------------------------------------------------
     def fit(self, resume: bool = False) -> FitResult:
@@ -156,6 +158,7 @@ class Trainer:
         main = rank == 0
         self.run_dir.mkdir(parents=True, exist_ok=True)
         method = build_method(cfg, self.data.info).to(self.device)
+        check_trainable(method, self.data["train"], dataset=self.data.info.name)
         params = [p for _, p in method.trainable_parameters()]
         opt = torch.optim.Adam(params, lr=tc.lr, weight_decay=tc.weight_decay)
         start, best, best_epoch, bad, times = 0, -math.inf, -1, 0, []

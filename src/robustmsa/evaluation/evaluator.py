@@ -14,7 +14,7 @@ import torch
 
 from robustmsa.data.dataset import collate_rows
 from robustmsa.data.schema import MSASplit
-from robustmsa.missing import MissingMask, apply_missing, draw_mask, parse_condition
+from robustmsa.missing import MissingMask, apply_missing, coverage, draw_mask, parse_condition
 
 
 @dataclass
@@ -30,7 +30,7 @@ class MaskCache:
         if key not in self.store:
             self.store[key] = draw_mask(
                 sampler, [str(i) for i in split.ids], split.lengths, seq_lens,
-                seed=seed, split=split_name,
+                seed=seed, split=split_name, valid=split.frame_valid,
             )
         return self.store[key]
 
@@ -101,9 +101,16 @@ def evaluate_conditions(
     batch_size: int = 256,
     device: str | torch.device = "cpu",
 ) -> list[dict]:
-    """Metrics for every (condition, mask seed): records {condition, mask_seed, metric, value}."""
+    """Metrics for every (condition, mask seed): records {condition, mask_seed, metric, value}.
+
+    Each (condition, mask seed) also gets a ``coverage`` record: the fraction of samples that
+    actually have every modality the condition asks for, natural and simulated missingness
+    together (`robustmsa.missing.coverage`). A sample that lacks a requested modality in the
+    data is still evaluated, as it really is (with what it has); coverage says how many did.
+    """
     cache = cache or MaskCache()
     task = method.task
+    natural = np.stack([np.asarray(split.lengths[m]) > 0 for m in split.modalities], axis=1)
     out = []
     for cond in conditions:
         for ms in mask_seeds:
@@ -112,4 +119,6 @@ def evaluate_conditions(
                                condition=cond)
             for k, v in task.metrics(ps.score, ps.probs, ps.labels).items():
                 out.append({"condition": cond, "mask_seed": int(ms), "metric": k, "value": v})
+            out.append({"condition": cond, "mask_seed": int(ms), "metric": "coverage",
+                        "value": coverage(natural, mask)})
     return out

@@ -261,7 +261,9 @@ class MRM:
     """CorrKD's Modality Random Missing (training only).
 
     Per sample: draw the available subset uniformly from the 2^M - 1 non-empty subsets (the
-    complete set included, as in the spec's suggestion), then for every available modality
+    complete set included, as in the spec's suggestion) of the modalities the sample has in the
+    data (length > 0; all of them for complete data, so nothing changes there; on naturally
+    incomplete data no draw asks only for modalities the sample lacks), then for every available modality
     draw an intra-modality ratio r uniformly from ``ratios`` and zero floor(r * length)
     randomly chosen valid frames.
 
@@ -282,7 +284,7 @@ class MRM:
 
     def draw_row(self, rng, lengths, seq_lens) -> Row:
         mods = tuple(seq_lens)
-        subs = all_subsets(mods)
+        subs = all_subsets(tuple(m for m in mods if lengths[m] > 0) or mods)
         w = dict(self.subset_probs)
         p = np.array([w.get(subset_name(s), 1.0) for s in subs], dtype=np.float64)
         sub = subs[int(rng.choice(len(subs), p=p / p.sum()))]
