@@ -4,6 +4,10 @@ identical masks, and write one comparison report.
 For every seed the ``teacher`` run is trained first; frozen-teacher methods of that seed are
 distilled from it. A finished run (its ``summary.json`` exists with the same config) is reused,
 so an interrupted benchmark continues where it stopped.
+
+Cross-validation (``base.data.cv_folds=K``) is one more grid dimension: a fold is a different
+``data`` config (`robustmsa.data.cv.benchmark_folds`), run directories become
+``RUN/foldF/seedS`` and records carry ``fold``.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from robustmsa.benchmark_extra import extra_sections
 from robustmsa.config import (
     ExperimentConfig,
     dataclass_from_dict,
@@ -25,6 +30,7 @@ from robustmsa.config import (
     read_yaml,
     to_dict,
 )
+from robustmsa.data.cv import benchmark_folds
 from robustmsa.data.schema import MSADataset
 from robustmsa.engine.builder import method_class
 from robustmsa.engine.trainer import Trainer
@@ -64,6 +70,10 @@ class BenchmarkConfig:
     conditions: extra single conditions to evaluate.
     out_dir: where runs and the report go.
     title: report title.
+    metric: headline metric of the report tables (``F1``; ``MAE``/``Corr`` for regression).
+    folds: CV folds to run when ``base.data.cv_folds`` is set (empty = all).
+    floors: reference points shown as floors: ``{file: JSON, dataset: ..., setting: ...}``
+        (`robustmsa.benchmark_extra`); empty = none.
     """
 
     base: dict[str, Any] = field(default_factory=dict)
@@ -74,6 +84,9 @@ class BenchmarkConfig:
     conditions: list[str] = field(default_factory=list)
     out_dir: str = "runs/benchmark"
     title: str = "robustmsa benchmark"
+    metric: str = "F1"
+    folds: list[int] = field(default_factory=list)
+    floors: dict[str, Any] = field(default_factory=dict)
 
 
 def load_benchmark_config(path: str | Path, overrides: list[str] | None = None) -> BenchmarkConfig:
@@ -87,8 +100,9 @@ def load_benchmark_config(path: str | Path, overrides: list[str] | None = None) 
     return cfg
 
 
-def _experiment(bc: BenchmarkConfig, run: RunSpec, seed: int, teacher: str) -> ExperimentConfig:
-    raw = deep_merge(bc.base, run.overrides)
+def _experiment(bc: BenchmarkConfig, run: RunSpec, seed: int, teacher: str,
+                base: dict | None = None) -> ExperimentConfig:
+    raw = deep_merge(bc.base if base is None else base, run.overrides)
     raw = deep_merge(raw, {"method": run.method, "method_config": run.method_config,
                            "seed": seed, "name": run.name})
     if method_class(run.method).teacher_mode == "frozen":
@@ -101,42 +115,50 @@ def run_benchmark(bc: BenchmarkConfig, data: MSADataset | None = None) -> Path:
     out = Path(bc.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "benchmark.yaml").write_text(yaml.safe_dump(to_dict(bc), sort_keys=False))
-    base = dataclass_from_dict(ExperimentConfig, bc.base, "base")
-    data = data or base.data.load()
     order = sorted(bc.runs, key=lambda r: method_class(r.method).teacher_mode == "frozen")
     needs_teacher = any(method_class(r.method).teacher_mode == "frozen" for r in bc.runs)
     teacher_run = next((r for r in bc.runs if r.method == "teacher"), None)
     if needs_teacher and teacher_run is None:
         raise ConfigError("frozen-teacher methods need a run with method: teacher")
     records, costs = [], []
-    cache = MaskCache()
-    for seed in bc.seeds:
-        teacher_ckpt = str(out / f"{teacher_run.name}/seed{seed}/best.pt") if teacher_run else ""
-        for run in order:
-            cfg = _experiment(bc, run, seed, teacher_ckpt)
-            run_dir = out / run.name / f"seed{seed}"
-            summary = run_dir / "summary.json"
-            done = summary.exists() and (run_dir / "config.yaml").exists() and \
-                yaml.safe_load((run_dir / "config.yaml").read_text()) == to_dict(cfg)
-            t0 = time.perf_counter()
-            if not done:
-                logger.info("training %s seed %d", run.name, seed)
-                Trainer(cfg, data, run_dir).fit()
-            res = json.loads(summary.read_text())
-            method, _ = load_method(run_dir / "best.pt")
-            recs, eval_s = evaluate_method(
-                method, data, protocols=bc.protocols, conditions=bc.conditions,
-                mask_seeds=bc.mask_seeds, label={"method": run.name, "seed": seed}, cache=cache)
-            records += recs
-            costs.append({"method": run.name, "seed": seed, "params_total": res["num_parameters"],
-                          "params_deployed": res["num_deployable_parameters"],
-                          "epochs": res["epochs_run"], "best_epoch": res["best_epoch"],
-                          "s_per_epoch": res["seconds_per_epoch"], "eval_s": eval_s,
-                          "wall_s": time.perf_counter() - t0})
+    datasets = []
+    for fold, fold_base in benchmark_folds(bc.base, bc.folds):  # [(None, base)] without CV
+        base = dataclass_from_dict(ExperimentConfig, fold_base, "base")
+        data_f = data if (data is not None and fold is None) else base.data.load()
+        datasets.append(data_f)
+        cache = MaskCache()  # per fold: another fold's test split is other samples
+        sub = "" if fold is None else f"fold{fold}/"
+        for seed in bc.seeds:
+            teacher_ckpt = str(out / f"{teacher_run.name}/{sub}seed{seed}/best.pt") if teacher_run \
+                else ""
+            for run in order:
+                cfg = _experiment(bc, run, seed, teacher_ckpt, fold_base)
+                run_dir = out / run.name / f"{sub}seed{seed}"
+                summary = run_dir / "summary.json"
+                done = summary.exists() and (run_dir / "config.yaml").exists() and \
+                    yaml.safe_load((run_dir / "config.yaml").read_text()) == to_dict(cfg)
+                t0 = time.perf_counter()
+                if not done:
+                    logger.info("training %s seed %d", run.name, seed)
+                    Trainer(cfg, data_f, run_dir).fit()
+                res = json.loads(summary.read_text())
+                method, _ = load_method(run_dir / "best.pt")
+                label = {"method": run.name, "seed": seed} | ({} if fold is None else {"fold": fold})
+                recs, eval_s = evaluate_method(
+                    method, data_f, protocols=bc.protocols, conditions=bc.conditions,
+                    mask_seeds=bc.mask_seeds, label=label, cache=cache)
+                records += recs
+                costs.append({"method": run.name, "seed": seed, "params_total": res["num_parameters"],
+                              "params_deployed": res["num_deployable_parameters"],
+                              "epochs": res["epochs_run"], "best_epoch": res["best_epoch"],
+                              "s_per_epoch": res["seconds_per_epoch"], "eval_s": eval_s,
+                              "wall_s": time.perf_counter() - t0}
+                             | ({} if fold is None else {"fold": fold}))
     costs_avg = _average_costs(costs)
     (out / "costs.json").write_text(json.dumps(costs, indent=1))
-    return write_report(records, out, title=bc.title, costs=costs_avg,
-                        preamble=f"Config: `{out / 'benchmark.yaml'}`. Seeds: {bc.seeds}.")
+    report = write_report(records, out, title=bc.title, costs=costs_avg, metric=bc.metric,
+                          preamble=f"Config: `{out / 'benchmark.yaml'}`. Seeds: {bc.seeds}.")
+    return extra_sections(report, records, datasets, bc)
 
 
 def _average_costs(costs: list[dict]) -> list[dict]:

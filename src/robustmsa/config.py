@@ -27,17 +27,36 @@ class DataConfig:
     seed: seed of data generation / validation carving where the source needs one.
     standardize: standardise every feature with mean / std of the training split's valid
         frames (stored in checkpoints for inference); missing entries stay exactly zero.
+    cv_folds: K > 0 = grouped K-fold cross-validation (folds by video, stratified for class
+        labels; `robustmsa.data.cv`); 0 = the dataset's own splits.
+    cv_fold: which fold is the test split (0..K-1); validation = fold (i + 1) mod K.
+    cv_pool: splits pooled for the folds (empty = all; ICT-MMMO trimodal: [valid, test]).
+    cv_seed: seed of the fold assignment (independent of the training seed).
     """
 
     source: str = "synthetic:small"
     seed: int = 0
     standardize: bool = True
+    cv_folds: int = 0
+    cv_fold: int = 0
+    cv_pool: list[str] = field(default_factory=list)
+    cv_seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.cv_folds and self.cv_folds < 3:
+            raise ConfigError(f"data.cv_folds must be 0 (no CV) or >= 3; got {self.cv_folds}")
+        if self.cv_folds and not 0 <= self.cv_fold < self.cv_folds:
+            raise ConfigError(f"data.cv_fold must be in [0, {self.cv_folds - 1}]; got "
+                              f"{self.cv_fold}")
 
     def load(self):
-        """The dataset this config describes (loaded, then standardised if asked)."""
+        """The dataset this config describes (loaded, CV fold carved if asked, then
+        standardised with its training split if asked)."""
+        from robustmsa.data.cv import cv_spec
         from robustmsa.data.transforms import prepare_data
 
-        return prepare_data(self.source, seed=self.seed, standardize_features=self.standardize)
+        return prepare_data(self.source, seed=self.seed, standardize_features=self.standardize,
+                            cv=cv_spec(self))
 
 
 @dataclass

@@ -35,7 +35,16 @@ def load_method(path: str | Path, device: str | torch.device = "cpu") -> tuple[M
 
 
 def check_data_fits(checkpoint: str | Path, trained_on: DatasetInfo, data: DatasetInfo) -> None:
-    """Raise `CheckpointError` unless ``data`` has the features the model was trained on."""
+    """Raise `CheckpointError` unless ``data`` has the features the model was trained on, and
+    is the same cross-validation fold when the model was trained on one."""
+    if trained_on.cv and dict(data.cv) != dict(trained_on.cv):
+        cv = trained_on.cv
+        raise CheckpointError(
+            f"{checkpoint}: trained on cross-validation fold {cv['fold']} of {cv['folds']} "
+            f"(pool {'+'.join(cv['pool'])}, seed {cv['seed']}); evaluate it on that fold "
+            f"(data.cv_folds={cv['folds']} data.cv_fold={cv['fold']}): dataset "
+            f"{data.name!r} is {'fold ' + str(data.cv.get('fold')) if data.cv else 'not a CV fold'}"
+            ", whose test samples overlap this model's training data")
     for m, d in trained_on.dims.items():
         got = data.dims.get(m)
         if got is None:

@@ -88,3 +88,20 @@ def format_missing_table(rates: dict[str, dict[str, dict[str, float]]]) -> str:
             cells.append(f"{100 * e['absent']:.1f} % / {fm}")
         lines.append(f"| {split} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def conditions_for(conditions: tuple[str, ...], modalities: tuple[str, ...]) -> tuple[str, ...]:
+    """``conditions`` without the subset conditions that ask for a modality the dataset does
+    not have at all (e.g. ``t``, ``ta``, ``tv`` on audio + vision data); others unchanged."""
+    from robustmsa.missing import parse_subset
+
+    out = []
+    for c in conditions:
+        try:
+            mods = parse_subset(c)
+        except ValueError:
+            out.append(c)  # not a subset condition
+            continue
+        if c in ("complete",) or all(m in modalities for m in mods):
+            out.append(c)
+    return tuple(out)

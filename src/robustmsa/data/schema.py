@@ -105,6 +105,9 @@ class DatasetInfo:
         target_names: names of the K columns of (N, K) multi-target labels (empty otherwise).
         cv: the cross-validation carving this dataset is (``robustmsa.data.cv``): ``folds``,
             ``fold``, ``pool``, ``seed``; empty when it is not a CV fold.
+        target_mean, target_std: per-target mean / std of the *training split's* labels when
+            ``target_names`` is set (``multi_regression`` learns standardised targets and
+            predicts on the original scale); empty otherwise.
     """
 
     name: str
@@ -117,6 +120,8 @@ class DatasetInfo:
     notes: str = ""
     target_names: tuple[str, ...] = ()
     cv: dict = field(default_factory=dict)
+    target_mean: tuple[float, ...] = ()
+    target_std: tuple[float, ...] = ()
 
     @property
     def modalities(self) -> tuple[str, ...]:
@@ -127,6 +132,8 @@ class DatasetInfo:
         d["score_range"] = list(self.score_range)
         d["class_names"] = list(self.class_names)
         d["target_names"] = list(self.target_names)
+        d["target_mean"] = list(self.target_mean)
+        d["target_std"] = list(self.target_std)
         return d
 
     @classmethod
@@ -136,6 +143,8 @@ class DatasetInfo:
         d["class_names"] = tuple(d.get("class_names", ()))
         d["target_names"] = tuple(d.get("target_names", ()))
         d["cv"] = dict(d.get("cv") or {})
+        d["target_mean"] = tuple(d.get("target_mean", ()))
+        d["target_std"] = tuple(d.get("target_std", ()))
         return cls(**d)
 
 
@@ -247,6 +256,16 @@ def infer_info(
     mods = [set(sp.features) for sp in splits.values()]
     if any(s != mods[0] for s in mods):
         raise DataError(f"{source}: splits carry different modalities: {[sorted(s) for s in mods]}")
+    mean: tuple[float, ...] = ()
+    std: tuple[float, ...] = ()
+    if target_names and "train" in splits:
+        y = np.asarray(splits["train"].labels, dtype=np.float64).reshape(len(splits["train"]), -1)
+        if y.shape[1] != len(target_names):
+            raise DataError(f"{source} [train]: labels have {y.shape[1]} columns but "
+                            f"{len(target_names)} target names")
+        sd = y.std(0)
+        mean = tuple(float(v) for v in y.mean(0))
+        std = tuple(float(v) if v > 1e-8 else 1.0 for v in sd)
     order = {m: i for i, m in enumerate(MODALITIES)}
     dims = dict(sorted(dims.items(), key=lambda kv: order.get(kv[0], 99)))
     seq = dict(sorted(seq.items(), key=lambda kv: order.get(kv[0], 99)))
@@ -261,6 +280,8 @@ def infer_info(
         notes=notes,
         target_names=tuple(target_names),
         cv=dict(cv or {}),
+        target_mean=mean,
+        target_std=std,
     )
 
 

@@ -59,9 +59,15 @@ def standardize(ds: MSADataset, stats: NormStats | None = None) -> MSADataset:
     return out
 
 
-def prepare_data(source: str, *, seed: int = 0, standardize_features: bool = True) -> MSADataset:
-    """`load_data` + (optional) training-split standardisation: what every run uses."""
+def prepare_data(source: str, *, seed: int = 0, standardize_features: bool = True,
+                 cv: dict | None = None) -> MSADataset:
+    """`load_data` + (optional) CV fold (`robustmsa.data.cv.carve_fold` keyword arguments)
+    + (optional) training-split standardisation: what every run uses."""
     from robustmsa.data import load_data
 
     ds = load_data(source, seed=seed)
+    if cv:
+        from robustmsa.data.cv import carve_fold
+
+        ds = carve_fold(ds, **cv)
     return standardize(ds) if standardize_features else ds

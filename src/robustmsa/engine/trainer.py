@@ -33,7 +33,7 @@ from tqdm import tqdm
 from robustmsa import __version__
 from robustmsa.config import ExperimentConfig, to_dict
 from robustmsa.data.dataset import collate_rows
-from robustmsa.data.natural import check_trainable
+from robustmsa.data.natural import check_trainable, conditions_for
 from robustmsa.data.schema import MSADataset
 from robustmsa.engine import distributed as ddp
 from robustmsa.engine.builder import build_method
@@ -110,7 +110,8 @@ class Trainer:
 
     # -- helpers ------------------------------------------------------------------------
     def _select_conditions(self, method: Method) -> tuple[str, ...]:
-        return tuple(self.cfg.train.select_conditions) or method.select_conditions
+        conds = tuple(self.cfg.train.select_conditions) or method.select_conditions
+        return conditions_for(conds, self.data.info.modalities)  # none the data cannot have
 
     def _select_score(self, records: list[dict]) -> float:
         metric = self.cfg.train.select_metric

@@ -19,9 +19,10 @@ import torch
 
 from robustmsa.data.schema import MSADataset
 from robustmsa.evaluation.evaluator import MaskCache, evaluate_conditions
-from robustmsa.evaluation.protocols import INCOMPLETE_SUBSETS, get_protocol
+from robustmsa.evaluation.protocols import Protocol, get_protocol
 from robustmsa.inference import check_data_fits, load_method
 from robustmsa.metrics import area_under_curve
+from robustmsa.missing import all_subsets, subset_name
 
 
 def _summaries(protocol, recs: list[dict]) -> list[dict]:
@@ -30,13 +31,15 @@ def _summaries(protocol, recs: list[dict]) -> list[dict]:
         return []
     by = defaultdict(dict)  # (mask_seed, metric) -> condition -> value
     for r in recs:
-        by[(r["mask_seed"], r["metric"])][r["condition"]] = r["value"]
+        if r["metric"] != "coverage":  # a per-condition count, not a score to summarise
+            by[(r["mask_seed"], r["metric"])][r["condition"]] = r["value"]
     out = []
+    incomplete = [c for c in protocol.conditions if c != "complete"]
     for (ms, metric), vals in by.items():
         if protocol.summary == "avg_incomplete":
-            if all(c in vals for c in INCOMPLETE_SUBSETS):
+            if all(c in vals for c in incomplete):
                 out.append({"condition": "avg_incomplete", "mask_seed": ms, "metric": metric,
-                            "value": float(np.mean([vals[c] for c in INCOMPLETE_SUBSETS]))})
+                            "value": float(np.mean([vals[c] for c in incomplete]))})
         else:
             conds = [c for c in protocol.conditions if c in vals]
             ys = [vals[c] for c in conds]
@@ -47,6 +50,15 @@ def _summaries(protocol, recs: list[dict]) -> list[dict]:
                 out.append({"condition": "mean", "mask_seed": ms, "metric": metric,
                             "value": float(np.mean(ys))})
     return out
+
+
+def data_protocol(proto: Protocol, modalities: tuple[str, ...]) -> Protocol:
+    """``subsets`` restricted to the data's modalities (complete + its incomplete subsets: the
+    6 of text/audio/vision, or ``a``, ``v`` for audio + vision data); others unchanged."""
+    if proto.name != "subsets":
+        return proto
+    subs = [subset_name(s) for s in all_subsets(modalities) if len(s) < len(modalities)]
+    return Protocol(proto.name, ("complete", *subs), proto.summary)
 
 
 def evaluate_method(
@@ -67,10 +79,9 @@ def evaluate_method(
     label = label or {}
     t0 = time.perf_counter()
     out: list[dict] = []
-    plan = [(get_protocol(p).name, get_protocol(p)) for p in protocols]
+    plan = [(get_protocol(p).name, data_protocol(get_protocol(p), sp.modalities))
+            for p in protocols]
     if conditions:
-        from robustmsa.evaluation.protocols import Protocol
-
         plan.append(("custom", Protocol("custom", tuple(conditions))))
     for pname, proto in plan:
         seeds = list(mask_seeds)

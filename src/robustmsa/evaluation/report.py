@@ -1,7 +1,8 @@
 """Tidy records -> ``report.md`` (mean ± std tables) and PNG plots.
 
-Aggregation: for each (method, protocol, condition, metric, training seed) the mask seeds are
-averaged first; the table shows mean ± std over training seeds (std = 0 with one seed).
+Aggregation: for each (method, protocol, condition, metric, training seed, CV fold) the mask
+seeds are averaged first; the table shows mean ± std over training seeds × CV folds (records
+without ``fold``: over seeds; std = 0 with one unit).
 Values are stored unrounded; rounding happens only here (x100, 2 decimals).
 """
 
@@ -23,13 +24,14 @@ PERCENT_METRICS_EXCLUDE = {"MAE", "Corr"}
 
 
 def aggregate(records: list[dict]) -> dict[tuple, tuple[float, float, int]]:
-    """(method, protocol, condition, metric) -> (mean, std, n_seeds)."""
+    """(method, protocol, condition, metric) -> (mean, std, n_units); a unit is a training
+    seed, or a (seed, fold) pair for cross-validated records."""
     per_seed: dict[tuple, list[float]] = defaultdict(list)
     for r in records:
-        per_seed[(r["method"], r["protocol"], r["condition"], r["metric"], r["seed"])].append(
-            r["value"])
+        per_seed[(r["method"], r["protocol"], r["condition"], r["metric"], r["seed"],
+                  r.get("fold"))].append(r["value"])
     by: dict[tuple, list[float]] = defaultdict(list)
-    for (m, p, c, k, _s), vals in per_seed.items():
+    for (m, p, c, k, _s, _f), vals in per_seed.items():
         by[(m, p, c, k)].append(float(np.mean(vals)))
     return {k: (float(np.mean(v)), float(np.std(v)), len(v)) for k, v in by.items()}
 
@@ -51,10 +53,15 @@ def _methods(records: list[dict]) -> list[str]:
 
 
 def subset_table(agg: dict, methods: list[str], metric: str) -> str:
-    head = "| Method | " + " | ".join(SUBSET_TITLES.get(c, c) for c in SUBSET_COLUMNS) + " |"
-    lines = [head, "|" + "---|" * (len(SUBSET_COLUMNS) + 1)]
+    # only the subsets the data has (a bimodal dataset has no t / ta / tv columns)
+    cols = [c for c in SUBSET_COLUMNS if any((m, "subsets", c, metric) in agg for m in methods)]
+    cols = cols or list(SUBSET_COLUMNS)
+    full = all(c in cols for c in ("t", "a", "v"))
+    titles = [SUBSET_TITLES.get(c, c) if full or c != "complete" else "complete" for c in cols]
+    head = "| Method | " + " | ".join(titles) + " |"
+    lines = [head, "|" + "---|" * (len(cols) + 1)]
     for m in methods:
-        cells = [_fmt(agg.get((m, "subsets", c, metric)), metric) for c in SUBSET_COLUMNS]
+        cells = [_fmt(agg.get((m, "subsets", c, metric)), metric) for c in cols]
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -83,8 +90,9 @@ def plot_curves(agg: dict, methods: list[str], protocol: str, metric: str, path:
         st = [agg.get((m, protocol, c, metric)) for c in proto.conditions]
         if any(s is None for s in st):
             continue
-        mu = np.array([s[0] for s in st]) * 100
-        sd = np.array([s[1] for s in st]) * 100
+        scale = 1.0 if metric in PERCENT_METRICS_EXCLUDE else 100.0
+        mu = np.array([s[0] for s in st]) * scale
+        sd = np.array([s[1] for s in st]) * scale
         ax.plot(xs, mu, marker="o", ms=3, label=m)
         ax.fill_between(xs, mu - sd, mu + sd, alpha=0.15)
     ax.set_xlabel(f"{protocol} rate")
@@ -108,8 +116,9 @@ def plot_subsets(agg: dict, methods: list[str], metric: str, path: Path) -> None
     fig, ax = plt.subplots(figsize=(8.0, 4.2))
     for i, m in enumerate(methods):
         st = [agg.get((m, "subsets", c, metric)) for c in cols]
-        mu = [s[0] * 100 if s else np.nan for s in st]
-        sd = [s[1] * 100 if s else 0 for s in st]
+        scale = 1.0 if metric in PERCENT_METRICS_EXCLUDE else 100.0
+        mu = [s[0] * scale if s else np.nan for s in st]
+        sd = [s[1] * scale if s else 0 for s in st]
         ax.bar(np.arange(len(cols)) + i * width, mu, width, yerr=sd, label=m, capsize=2)
     ax.set_xticks(np.arange(len(cols)) + 0.4 - width / 2)
     ax.set_xticklabels([SUBSET_TITLES.get(c, c) for c in cols])
@@ -118,7 +127,8 @@ def plot_subsets(agg: dict, methods: list[str], metric: str, path: Path) -> None
     ax.legend(fontsize=7, ncol=3)
     ax.grid(axis="y", alpha=0.3)
     lo = np.nanmin([agg[k][0] for k in agg if k[1] == "subsets" and k[3] == metric] or [0.5])
-    ax.set_ylim(max(0, lo * 100 - 10), None)
+    if metric not in PERCENT_METRICS_EXCLUDE:
+        ax.set_ylim(max(0, lo * 100 - 10), None)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -143,17 +153,22 @@ def write_report(
     datasets = sorted({r["dataset"] for r in records})
     n_seeds = {m: len({r["seed"] for r in records if r["method"] == m}) for m in methods}
     n_mask = sorted({r["mask_seed"] for r in records})
+    what = ("(weighted F1 of positive/negative polarity, Has0 convention: truth >= 0 is "
+            "positive; for native classes, weighted F1 over classes), ×100" if metric == "F1"
+            else "(mean over targets for multi-target regression)" if metric in ("MAE", "Corr")
+            else "×100")
+    folds = sorted({r["fold"] for r in records if r.get("fold") is not None})
     md = [f"# {title}", "", preamble, "",
-          f"Dataset(s): {', '.join(datasets)}. Metric **{metric}** "
-          "(weighted F1 of positive/negative polarity, Has0 convention: truth >= 0 is positive; "
-          "for native classes, weighted F1 over classes), ×100.",
+          f"Dataset(s): {', '.join(datasets)}. Metric **{metric}** {what}.",
           f"Mean ± std over training seeds ({', '.join(f'{m}: {n}' for m, n in n_seeds.items())}); "
-          f"each seed first averaged over mask seeds {n_mask}. "
+          + (f"× CV folds {folds} (± over every (seed, fold) run); " if folds else "")
+          + f"each run first averaged over mask seeds {n_mask}. "
           "Model selection used the validation split only.", ""]
     if "subsets" in protos:
         md += ["## Inter-modality missingness (available modalities)", "",
                "Columns: available modalities (t = text, a = audio, v = vision); "
-               "Avg. = mean over the 6 incomplete subsets; tav = complete input.", "",
+               "Avg. = mean over the incomplete subsets of the data's modalities; tav = "
+               "complete input.", "",
                subset_table(agg, methods, metric), "", "![subsets](subsets.png)", ""]
         plot_subsets(agg, methods, metric, out / "subsets.png")
     for p in protos:
