@@ -98,7 +98,7 @@ def target_section(records: list[dict], methods: list[str], headline: str) -> li
         md += [f"## Subsets, {other} (mean over targets)", "",
                subset_table(agg, methods, other), ""]
     for metric in ("MAE", "Corr"):
-        md += [f"## {metric} per target, complete input (mean ± std over runs)", "",
+        md += [f"## {metric} per target, complete input (mean over runs)", "",
                "Column meanings are undocumented in the release; targets are named by "
                "position.", "",
                "| Method | " + " | ".join(targets) + " | mean |",
@@ -131,7 +131,7 @@ def floors_section(spec: dict, records: list[dict], methods: list[str]) -> list[
           f"`{path}` (setting `{spec.get('setting')}`), made by "
           "`OMP_NUM_THREADS=1 .venv/bin/python benchmarks/mfn_linear_reference.py`: "
           f"{rows[0].get('model', 'linear model')} on standardised per-sample means over "
-          "non-zero steps; the README's number in brackets. A method below its floor for the "
+          "non-zero steps (Acc / F1 ×100); the README's number in brackets. A method below its floor for the "
           "same modalities learns less than a linear model on averaged features.", "",
           "| Modalities | " + " | ".join(keys) + " |", "|" + "---|" * (len(keys) + 1)]
     for r in rows:
@@ -139,8 +139,9 @@ def floors_section(spec: dict, records: list[dict], methods: list[str]) -> list[
         for k in keys:
             v = r["metrics"].get(k)
             ref = (r.get("readme") or {}).get(k)
-            cells.append("—" if v is None else f"{v:.3f}" + (f" ({ref:.3f})" if ref is not None
-                                                               else ""))
+            sc, d = (100.0, 2) if k in ("Acc", "F1") else (1.0, 3)  # as in the tables above
+            cells.append("—" if v is None else f"{v * sc:.{d}f}"
+                         + (f" ({ref * sc:.{d}f})" if ref is not None else ""))
         md.append(f"| {r['modalities']} | " + " | ".join(cells) + " |")
     return md + [""]
 

@@ -41,7 +41,8 @@ def _fmt(stat: tuple[float, float, int] | None, metric: str) -> str:
         return "—"
     mean, std, n = stat
     scale = 1.0 if metric in PERCENT_METRICS_EXCLUDE else 100.0
-    return f"{mean * scale:.2f} ± {std * scale:.2f}" if n > 1 else f"{mean * scale:.2f}"
+    d = 2 if scale == 100.0 else 3  # MAE / Corr: 3 decimals
+    return f"{mean * scale:.{d}f} ± {std * scale:.{d}f}" if n > 1 else f"{mean * scale:.{d}f}"
 
 
 def _methods(records: list[dict]) -> list[str]:
