@@ -59,3 +59,22 @@ def test_committed_mfn_configs_parse(name: str) -> None:
     bc = load_benchmark_config(REPO / "benchmarks" / "configs" / f"{name}.yaml")
     assert bc.seeds == [0, 1, 2, 3, 4] and bc.floors["file"].endswith("mfn_linear_reference.json")
     assert (REPO / bc.floors["file"]).is_file()
+
+
+def test_report_sections_for_an_untrained_modality() -> None:
+    from robustmsa.benchmark_extra import coverage_section, untrained_section
+
+    ds = make_tiny_dataset()
+    ds["train"].lengths["text"][:] = 0
+    ds["train"].features["text"][:] = 0
+    recs = [{"method": "m", "seed": s, "mask_seed": 0, "protocol": "subsets", "condition": c,
+             "metric": k, "value": v}
+            for s in (0, 1) for c, v in (("a", 0.6), ("v", 0.5), ("av", 0.7), ("t", 0.1))
+            for k, v in (("F1", v + 0.01 * s), ("coverage", 1.0))]
+    md = "\n".join(untrained_section(recs, ds, ["m"], "F1"))
+    row = next(line for line in md.splitlines() if line.startswith("| m |"))
+    cells = [c.split(" ±")[0].strip() for c in row.strip("|").split("|")]
+    assert cells == ["m", "60.50", "50.50", "70.50", "60.50"]  # a, v, av, their mean (no t)
+    assert "## Subsets without text" in md
+    cov = "\n".join(coverage_section(recs, ("text", "audio", "vision")))
+    assert "| av | removed: text | 100.0 % |" in cov

@@ -4,6 +4,8 @@
 
 - **Natural missingness**: per split (per CV fold's test split and the pool under CV), the
   fraction of samples without each modality and of missing steps (`robustmsa.data.natural`);
+- **Subsets without an untrained modality**: when no training sample has a modality (ICT-MMMO's
+  text), the subsets without it and their mean (the conditions the models could learn);
 - **Coverage**: per evaluated condition, what it simulates and the fraction of test samples
   that really have every modality it asks for (the ``coverage`` records; natural + simulated);
 - **Per-target metrics** for multi-target regression (``MAE_<target>`` / ``Corr_<target>``
@@ -146,6 +148,50 @@ def floors_section(spec: dict, records: list[dict], methods: list[str]) -> list[
     return md + [""]
 
 
+def untrained_section(records: list[dict], ds: MSADataset, methods: list[str],
+                      metric: str) -> list[str]:
+    """When no training sample has some modality (ICT-MMMO's text), the subsets without it and
+    their mean: the conditions the models could learn (the others feed a never-trained encoder)."""
+    from robustmsa.data.natural import absent_modalities
+    from robustmsa.evaluation.report import _fmt
+    from robustmsa.missing import all_subsets, subset_name
+
+    if "train" not in ds.splits:
+        return []
+    absent = absent_modalities(ds["train"])
+    if not absent:
+        return []
+    kept = tuple(m for m in ds.info.modalities if m not in absent)
+    conds = [subset_name(s) for s in all_subsets(kept)]
+    by: dict[tuple, dict[str, float]] = {}
+    for r in records:
+        if r["protocol"] == "subsets" and r["metric"] == metric and r["condition"] in conds:
+            key = (r["method"], r["seed"], r.get("fold"), r["mask_seed"])
+            by.setdefault(key, {})[r["condition"]] = r["value"]
+    means = [{"method": k[0], "seed": k[1], "fold": k[2], "mask_seed": k[3], "protocol": "x",
+              "condition": "mean", "metric": metric, "value": float(np.mean(list(v.values())))}
+             for k, v in by.items() if len(v) == len(conds)]
+    agg = aggregate([r for r in records if r["protocol"] == "subsets"] + means)
+    title = {c: c for c in conds}
+    md = [f"## Subsets without {', '.join(absent)} (absent from every training sample)", "",
+          f"No training sample has {', '.join(absent)}, so only these conditions test what the "
+          "models learned; the subset columns with it show what a never-trained encoder does.",
+          "", "| Method | " + " | ".join(title[c] for c in conds) + " | mean |",
+          "|" + "---|" * (len(conds) + 2)]
+    for m in methods:
+        cells = [_fmt(agg.get((m, "subsets", c if len(c) < len(ds.info.modalities)
+                               else "complete", metric)), metric) for c in conds]
+        cells.append(_fmt(agg.get((m, "x", "mean", metric)), metric))
+        md.append(f"| {m} | " + " | ".join(cells) + " |")
+    return md + [""]
+
+
+def headline_metric(records: list[dict]) -> str:
+    """``F1`` when the records have it, else ``Corr`` (multi-target regression), else ``MAE``."""
+    have = {r["metric"] for r in records}
+    return next((m for m in ("F1", "Corr", "MAE") if m in have), "F1")
+
+
 def extra_sections(report: Path, records: list[dict], datasets: list[MSADataset], bc) -> Path:
     """Append the natural-missingness, coverage, per-target and floor sections to ``report``."""
     methods: list[str] = []
@@ -153,8 +199,11 @@ def extra_sections(report: Path, records: list[dict], datasets: list[MSADataset]
         if r["method"] not in methods:
             methods.append(r["method"])
     mods = datasets[0].info.modalities if datasets else ()
-    md = (natural_section(datasets) + coverage_section(records, mods)
-          + target_section(records, methods, getattr(bc, "metric", "F1"))
+    metric = getattr(bc, "metric", None) or headline_metric(records)
+    md = (natural_section(datasets)
+          + (untrained_section(records, datasets[0], methods, metric) if datasets else [])
+          + coverage_section(records, mods)
+          + target_section(records, methods, metric)
           + floors_section(getattr(bc, "floors", {}) or {}, records, methods))
     if md:
         text = report.read_text() + "\n" + "\n".join(md)

@@ -36,6 +36,10 @@ def run(args: argparse.Namespace) -> int:
     protocols = args.protocol or (["subsets", "frame_drop"] if not args.condition else [])
     records, _ = evaluate(args.checkpoint, data, protocols=protocols, conditions=args.condition,
                           mask_seeds=args.mask_seeds, split=args.split)
-    report = write_report(records, args.out, title=f"Evaluation on {data.info.name} [{args.split}]")
+    from robustmsa.benchmark_extra import extra_sections, headline_metric
+
+    report = write_report(records, args.out, title=f"Evaluation on {data.info.name} [{args.split}]",
+                          metric=headline_metric(records))
+    extra_sections(report, records, [data], None)  # natural missingness, coverage, per target
     print(f"wrote {report} and {report.parent / 'results.json'}")
     return 0
