@@ -5,8 +5,9 @@ one entry point, `load_data`.
 
 - a built-in name: ``synthetic`` (= ``synthetic:mosi``), ``synthetic:mosi``,
   ``synthetic:small`` (generated with ``random_state=seed``), or the name of a real dataset
-  folder such as ``mosi_bclstm``, looked up as ``../shared/data/<name>`` relative to the
-  repository root and to the current directory's parent;
+  folder (``mosi_bclstm``, ``ict_mmmo_mfn``, ``pom_mfn``, ``youtube_mfn``; ``NAME:VARIANT`` such
+  as ``mosi_bclstm:score`` or ``ict_mmmo_mfn:binary``), looked up as ``../shared/data/<name>``
+  relative to the repository root and to the current directory's parent;
 - a path: the project's ``.npz``/``.json``, an MMSA / MulT / MMSA-FET pickle (read with the
   restricted unpickler), or a dataset folder (format auto-detected, see
   `robustmsa.data.readers`).
