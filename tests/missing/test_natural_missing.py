@@ -144,3 +144,17 @@ def test_evaluation_records_coverage_and_counts_samples_as_they_are() -> None:
     assert cov == pytest.approx({"complete": 2 / 3, "v": 2 / 3, "av": 2 / 3})
     # every sample is scored under "v", including those without vision (as they really are)
     assert any(r["metric"] == "F1" and r["condition"] == "v" for r in recs)
+
+
+@pytest.mark.parametrize("cond", ["eta:0.6", "mdrop:audio=0.9,vision=0.9,text=0.9"])
+def test_at_least_one_real_modality_kept(cond) -> None:
+    from robustmsa.missing import parse_condition
+
+    sp = gappy_split(n=300)
+    mask = draw_split_mask(parse_condition(cond), sp, seed=0, split_name="test")
+    assert mask.present.numpy().any(1).all()  # never an empty sample
+    # complete samples draw exactly as on complete data (their rows depend on their id only)
+    full = replace(sp, lengths={m: np.full(len(sp), 10) for m in sp.modalities}, frame_valid={})
+    ref = draw_split_mask(parse_condition(cond), full, seed=0, split_name="test")
+    rows = (sp.lengths["vision"] > 0)
+    assert torch.equal(mask.requested[rows], ref.requested[rows])

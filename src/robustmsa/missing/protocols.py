@@ -82,6 +82,15 @@ def _drop_frames(
     return keep
 
 
+def _keep_one_real(rng: np.random.Generator, pres: dict[str, bool], lengths: dict[str, int]
+                   ) -> None:
+    """If no modality the sample has (length > 0) is kept, keep one of them, chosen uniformly
+    (all modalities when it has none). Complete samples that kept one are left untouched."""
+    have = [m for m in pres if lengths[m] > 0] or list(pres)
+    if not any(pres[m] for m in have):
+        pres[have[int(rng.integers(len(have)))]] = True
+
+
 def _check_rate(name: str, r: float) -> float:
     r = float(r)
     if not 0.0 <= r <= 1.0:
@@ -194,7 +203,9 @@ class SampleModalityRate:
     """CPM-Net / GCNet: a fraction ``eta`` of (sample, modality) entries is missing.
 
     Each sample loses k modalities, with k = floor(eta*M) or that + 1 so that E[k] = eta*M
-    exactly, chosen uniformly; at least one modality is always kept (eta <= (M-1)/M).
+    exactly, chosen uniformly; at least one modality is always kept (eta <= (M-1)/M) — one the
+    sample has in the data when the draw kept only naturally absent ones (never on complete
+    samples, whose draws are unchanged).
     """
 
     eta: float
@@ -214,12 +225,14 @@ class SampleModalityRate:
         k = min(k, m_count - 1)
         drop = set(rng.choice(m_count, size=k, replace=False).tolist()) if k else set()
         pres = {m: i not in drop for i, m in enumerate(mods)}
+        _keep_one_real(rng, pres, lengths)
         return (pres, {m: np.ones(seq_lens[m], bool) for m in mods})
 
 
 @dataclass(frozen=True)
 class ModalityRandomDrop:
-    """Each modality is removed whole with its own probability; at least one is kept."""
+    """Each modality is removed whole with its own probability; at least one is kept (one the
+    sample has in the data, when it lacks some)."""
 
     rates: tuple[tuple[str, float], ...]
 
@@ -231,8 +244,7 @@ class ModalityRandomDrop:
         mods = list(seq_lens)
         rates = dict(self.rates)
         pres = {m: bool(rng.random() >= rates.get(m, 0.0)) for m in mods}
-        if not any(pres.values()):
-            pres[mods[int(rng.integers(len(mods)))]] = True
+        _keep_one_real(rng, pres, lengths)
         return (pres, {m: np.ones(seq_lens[m], bool) for m in mods})
 
 
