@@ -77,4 +77,4 @@ def test_report_sections_for_an_untrained_modality() -> None:
     assert cells == ["m", "60.50", "50.50", "70.50", "60.50"]  # a, v, av, their mean (no t)
     assert "## Subsets without text" in md
     cov = "\n".join(coverage_section(recs, ("text", "audio", "vision")))
-    assert "| av | removed: text | 100.0 % |" in cov
+    assert "| av | removed: text | — | 100.0 % |" in cov

@@ -68,8 +68,20 @@ def natural_section(datasets: list[MSADataset]) -> list[str]:
     return md
 
 
-def coverage_section(records: list[dict], modalities: tuple[str, ...]) -> list[str]:
-    """Markdown lines: condition -> simulated missingness and coverage (mean over runs)."""
+def _requested(cond: str, modalities: tuple[str, ...]) -> tuple[str, ...]:
+    from robustmsa.missing import parse_subset
+
+    try:
+        return tuple(m for m in parse_subset(cond) if m in modalities)
+    except ValueError:
+        return modalities if cond != "text_substitute" else tuple(m for m in modalities
+                                                                    if m != "text")
+
+
+def coverage_section(records: list[dict], modalities: tuple[str, ...],
+                     natural: dict[str, dict[str, float]] | None = None) -> list[str]:
+    """Markdown lines: condition -> simulated missingness, natural absence of what it asks for
+    (test samples; ``natural`` = `split_missing` of the test split) and coverage."""
     by: dict[str, list[float]] = {}
     for r in records:
         if r["metric"] == "coverage":
@@ -77,14 +89,19 @@ def coverage_section(records: list[dict], modalities: tuple[str, ...]) -> list[s
     if not by:
         return []
     md = ["## Coverage: what each condition really leaves", "",
-          "Coverage = fraction of test samples that actually have every modality the "
+          "Natural = share of the evaluated split's samples lacking each modality the "
+          "condition asks for; coverage = share of its samples that actually have every modality the "
           "condition asks for, natural and simulated missingness together (a subset condition "
           "asking for a modality a sample lacks evaluates that sample as it really is, with "
           "what it has; coverage says how many samples truly match the condition). Identical "
           "for every method (same masks).", "",
-          "| Condition | Simulated | Coverage |", "|---|---|---|"]
+          "| Condition | Simulated | Natural: absent | Coverage |", "|---|---|---|---|"]
     for c, vals in by.items():
-        md.append(f"| {c} | {_simulated(c, modalities)} | {100 * float(np.mean(vals)):.1f} % |")
+        nat = "—" if not natural else ", ".join(
+            f"{m} {100 * natural[m]['absent']:.1f} %" for m in _requested(c, modalities)
+            if m in natural)
+        md.append(f"| {c} | {_simulated(c, modalities)} | {nat} | "
+                  f"{100 * float(np.mean(vals)):.1f} % |")
     return md + [""]
 
 
@@ -192,17 +209,23 @@ def headline_metric(records: list[dict]) -> str:
     return next((m for m in ("F1", "Corr", "MAE") if m in have), "F1")
 
 
-def extra_sections(report: Path, records: list[dict], datasets: list[MSADataset], bc) -> Path:
-    """Append the natural-missingness, coverage, per-target and floor sections to ``report``."""
+def extra_sections(report: Path, records: list[dict], datasets: list[MSADataset], bc,
+                   split: str = "test") -> Path:
+    """Append the natural-missingness, coverage, per-target and floor sections to ``report``
+    (``split``: the evaluated split, whose natural rates the coverage table shows)."""
     methods: list[str] = []
     for r in records:
         if r["method"] not in methods:
             methods.append(r["method"])
     mods = datasets[0].info.modalities if datasets else ()
+    natural = None
+    if datasets and split in datasets[0].splits:
+        natural = split_missing(datasets[0][split]) if not datasets[0].info.cv else \
+            split_missing(concat_splits([d[split] for d in datasets]))
     metric = getattr(bc, "metric", None) or headline_metric(records)
     md = (natural_section(datasets)
           + (untrained_section(records, datasets[0], methods, metric) if datasets else [])
-          + coverage_section(records, mods)
+          + coverage_section(records, mods, natural)
           + target_section(records, methods, metric)
           + floors_section(getattr(bc, "floors", {}) or {}, records, methods))
     if md:

@@ -40,6 +40,6 @@ def run(args: argparse.Namespace) -> int:
 
     report = write_report(records, args.out, title=f"Evaluation on {data.info.name} [{args.split}]",
                           metric=headline_metric(records))
-    extra_sections(report, records, [data], None)  # natural missingness, coverage, per target
+    extra_sections(report, records, [data], None, split=args.split)  # natural, coverage, targets
     print(f"wrote {report} and {report.parent / 'results.json'}")
     return 0
