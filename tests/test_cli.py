@@ -37,16 +37,17 @@ def test_train_evaluate_predict_smoke(tmp_path, capsys):
     rc, _, _ = run(capsys, "train", "method=corrkd", f"teacher={t / 'best.pt'}", *SMALL, "--out", str(c))
     assert rc == 0
     ev = tmp_path / "eval"
-    rc, out, _ = run(capsys, "evaluate", "-c", str(t / "best.pt"), "-c", str(c / "best.pt"),
-                     "--protocol", "subsets", "--condition", "eta:0.5", "--mask-seeds", "0", "1",
-                     "--out", str(ev))
-    assert rc == 0
+    rc, out, err = run(capsys, "evaluate", "-c", str(t / "best.pt"), "-c", str(c / "best.pt"),
+                       "--protocol", "subsets", "--condition", "eta:0.5", "--mask-seeds", "0", "1",
+                       "--out", str(ev))
+    assert rc == 0 and "checkpoint 1/2: teacher seed 0" in err and "checkpoint 2/2: corrkd" in err
     recs = json.loads((ev / "results.json").read_text())
     keys = {"method", "dataset", "protocol", "condition", "seed", "mask_seed", "metric", "value"}
     assert recs and all(set(r) == keys for r in recs)
     assert {r["method"] for r in recs} == {"teacher", "corrkd"}
     assert any(r["condition"] == "avg_incomplete" for r in recs)
     assert "| corrkd |" in (ev / "report.md").read_text() and (ev / "subsets.png").exists()
+    assert (ev / "subsets.pdf").exists() and (ev / "tables" / "subsets_F1.tex").exists()
     # predict writes the same masks as evaluate: its F1 equals the evaluate record
     p = tmp_path / "preds.npz"
     rc, _, _ = run(capsys, "predict", "-c", str(c / "best.pt"), "--data", "synthetic:small",

@@ -42,12 +42,12 @@ def test_metrics_match_naive_reference() -> None:
     out = multi_target_metrics(p, y, TARGETS)
     for k, n in enumerate(TARGETS):
         mae = sum(abs(p[i, k] - y[i, k]) for i in range(50)) / 50
-        assert out[f"MAE_{n}"] == pytest.approx(mae)
-        assert out[f"Corr_{n}"] == pytest.approx(np.corrcoef(p[:, k], y[:, k])[0, 1])
-    assert out["MAE"] == pytest.approx(np.mean([out[f"MAE_{n}"] for n in TARGETS]))
-    assert out["Corr"] == pytest.approx(np.mean([out[f"Corr_{n}"] for n in TARGETS]))
+        assert out[f"MAE/{n}"] == pytest.approx(mae)
+        assert out[f"Corr/{n}"] == pytest.approx(np.corrcoef(p[:, k], y[:, k])[0, 1])
+    assert out["MAE"] == pytest.approx(np.mean([out[f"MAE/{n}"] for n in TARGETS]))
+    assert out["Corr"] == pytest.approx(np.mean([out[f"Corr/{n}"] for n in TARGETS]))
     const = multi_target_metrics(np.ones((50, 3)), y, TARGETS)  # degenerate: r undefined
-    assert np.isnan(const["Corr"]) and np.isnan(const["Corr_col00"])
+    assert np.isnan(const["Corr"]) and np.isnan(const["Corr/col00"])
     one = multi_target_metrics(p[:, 0], y[:, 0], ("score",))
     assert set(one) == {"MAE", "Corr"}
 

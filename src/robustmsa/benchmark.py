@@ -37,8 +37,9 @@ from robustmsa.engine.trainer import Trainer
 from robustmsa.errors import ConfigError
 from robustmsa.evaluation.api import evaluate_method
 from robustmsa.evaluation.evaluator import MaskCache
-from robustmsa.evaluation.report import write_report
+from robustmsa.evaluation.report import balance_entries, write_report
 from robustmsa.inference import load_method
+from robustmsa.tasks import Task
 
 logger = logging.getLogger(__name__)
 
@@ -52,12 +53,15 @@ class RunSpec:
         method: registry key.
         method_config: the method's Config overrides.
         overrides: further overrides of the experiment config (e.g. ``{train: {epochs: 5}}``).
+        compare_to: run name(s) the report pairs this run against as its parent (default:
+            the run named after its method, else the longest name prefix).
     """
 
     name: str
     method: str
     method_config: dict[str, Any] = field(default_factory=dict)
     overrides: dict[str, Any] = field(default_factory=dict)
+    compare_to: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -70,7 +74,7 @@ class BenchmarkConfig:
     conditions: extra single conditions to evaluate.
     out_dir: where runs and the report go.
     title: report title.
-    metric: headline metric of the report tables (``F1``; ``MAE``/``Corr`` for regression).
+    metric: primary metric of the report (empty = the task's first headline metric).
     folds: CV folds to run when ``base.data.cv_folds`` is set (empty = all).
     floors: reference points shown as floors: ``{file: JSON, dataset: ..., setting: ...}``
         (`robustmsa.benchmark_extra`); empty = none.
@@ -84,7 +88,7 @@ class BenchmarkConfig:
     conditions: list[str] = field(default_factory=list)
     out_dir: str = "runs/benchmark"
     title: str = "robustmsa benchmark"
-    metric: str = "F1"
+    metric: str = ""
     folds: list[int] = field(default_factory=list)
     floors: dict[str, Any] = field(default_factory=dict)
 
@@ -120,7 +124,7 @@ def run_benchmark(bc: BenchmarkConfig, data: MSADataset | None = None) -> Path:
     teacher_run = next((r for r in bc.runs if r.method == "teacher"), None)
     if needs_teacher and teacher_run is None:
         raise ConfigError("frozen-teacher methods need a run with method: teacher")
-    records, costs = [], []
+    records, costs, balance = [], [], []
     datasets = []
     for fold, fold_base in benchmark_folds(bc.base, bc.folds):  # [(None, base)] without CV
         base = dataclass_from_dict(ExperimentConfig, fold_base, "base")
@@ -142,6 +146,7 @@ def run_benchmark(bc: BenchmarkConfig, data: MSADataset | None = None) -> Path:
                     logger.info("training %s seed %d", run.name, seed)
                     Trainer(cfg, data_f, run_dir).fit()
                 res = json.loads(summary.read_text())
+                balance += balance_entries(res, run.name, seed)
                 method, _ = load_method(run_dir / "best.pt")
                 label = {"method": run.name, "seed": seed} | ({} if fold is None else {"fold": fold})
                 recs, eval_s = evaluate_method(
@@ -156,8 +161,13 @@ def run_benchmark(bc: BenchmarkConfig, data: MSADataset | None = None) -> Path:
                              | ({} if fold is None else {"fold": fold}))
     costs_avg = _average_costs(costs)
     (out / "costs.json").write_text(json.dumps(costs, indent=1))
-    report = write_report(records, out, title=bc.title, costs=costs_avg, metric=bc.metric,
-                          preamble=f"Config: `{out / 'benchmark.yaml'}`. Seeds: {bc.seeds}.")
+    cv = bool(datasets[0].info.cv)
+    report = write_report(records, out, title=bc.title, costs=costs_avg, metric=bc.metric or None,
+                          preamble=f"Config: `{out / 'benchmark.yaml'}`. Seeds: {bc.seeds}."
+                          + (f" CV folds: {[d.info.cv['fold'] for d in datasets]}." if cv else ""),
+                          data=datasets if cv else datasets[0],
+                          task=Task.build(base.task.kind, datasets[0].info), balance=balance,
+                          compare_to={r.name: r.compare_to for r in bc.runs if r.compare_to})
     return extra_sections(report, records, datasets, bc)
 
 

@@ -1,6 +1,7 @@
 """Report sections for real data with natural missingness, appended to a benchmark report.
 
-`extra_sections` adds, after the standard tables of `robustmsa.evaluation.report`:
+`extra_sections` adds, after the tables of `robustmsa.evaluation.report` (which already give
+per-target appendices, fold-aware cells and the coverage values):
 
 - **Natural missingness**: per split (per CV fold's test split and the pool under CV), the
   fraction of samples without each modality and of missing steps (`robustmsa.data.natural`);
@@ -8,8 +9,6 @@
   text), the subsets without it and their mean (the conditions the models could learn);
 - **Coverage**: per evaluated condition, what it simulates and the fraction of test samples
   that really have every modality it asks for (the ``coverage`` records; natural + simulated);
-- **Per-target metrics** for multi-target regression (``MAE_<target>`` / ``Corr_<target>``
-  on complete input) and the other regression metric's subset table;
 - **Floors**: reference points (e.g. the linear baselines of `benchmarks/mfn_linear_reference.py`)
   read from the JSON file named by the benchmark config's ``floors``.
 """
@@ -24,8 +23,33 @@ import numpy as np
 from robustmsa.data.cv import concat_splits
 from robustmsa.data.natural import format_missing_table, natural_missing, split_missing
 from robustmsa.data.schema import MSADataset
-from robustmsa.evaluation.report import aggregate, subset_table
+from robustmsa.evaluation.report import metric_info as mi
 from robustmsa.fileio import atomic_write
+
+
+def _unit_means(records: list[dict]) -> dict[tuple, list[float]]:
+    """(name, protocol, condition, metric) -> one value per (seed, fold) unit (mask seeds
+    averaged), as the main report computes its cells."""
+    per: dict[tuple, list[float]] = {}
+    for r in records:
+        key = (r.get("name") or r["method"], r["protocol"], r["condition"], r["metric"],
+               r["seed"], r.get("fold"))
+        per.setdefault(key, []).append(r["value"])
+    out: dict[tuple, list[float]] = {}
+    for (n, p, c, m, _s, _f), vals in per.items():
+        out.setdefault((n, p, c, m), []).append(float(np.mean(vals)))
+    return out
+
+
+def _cell(vals: list[float] | None, metric: str) -> str:
+    """mean ± sample sd (ddof = 1) in the report's scale and digits; "—" when absent."""
+    if not vals:
+        return "—"
+    sc, d = mi.scale(metric), mi.digits(metric)
+    mean = float(np.mean(vals)) * sc
+    if len(vals) < 2:
+        return f"{mean:.{d}f}"
+    return f"{mean:.{d}f} ± {float(np.std(vals, ddof=1)) * sc:.{d}f}"
 
 
 def _simulated(cond: str, modalities: tuple[str, ...]) -> str:
@@ -88,7 +112,7 @@ def coverage_section(records: list[dict], modalities: tuple[str, ...],
             by.setdefault(r["condition"], []).append(r["value"])
     if not by:
         return []
-    md = ["## Coverage: what each condition really leaves", "",
+    md = ["## Natural and simulated missingness per condition", "",
           "Natural = share of the evaluated split's samples lacking each modality the "
           "condition asks for; coverage = share of its samples that actually have every modality the "
           "condition asks for, natural and simulated missingness together (a subset condition "
@@ -103,33 +127,6 @@ def coverage_section(records: list[dict], modalities: tuple[str, ...],
         md.append(f"| {c} | {_simulated(c, modalities)} | {nat} | "
                   f"{100 * float(np.mean(vals)):.1f} % |")
     return md + [""]
-
-
-def target_section(records: list[dict], methods: list[str], headline: str) -> list[str]:
-    """Markdown lines: per-target MAE / Corr on complete input, and the other metric's subsets."""
-    targets = sorted({r["metric"][4:] for r in records if r["metric"].startswith("MAE_")})
-    if not targets:
-        return []
-    agg = aggregate(records)
-    md = []
-    other = "MAE" if headline != "MAE" else "Corr"
-    if any(r["protocol"] == "subsets" for r in records):
-        md += [f"## Subsets, {other} (mean over targets)", "",
-               subset_table(agg, methods, other), ""]
-    for metric in ("MAE", "Corr"):
-        md += [f"## {metric} per target, complete input (mean over runs)", "",
-               "Column meanings are undocumented in the release; targets are named by "
-               "position.", "",
-               "| Method | " + " | ".join(targets) + " | mean |",
-               "|" + "---|" * (len(targets) + 2)]
-        for m in methods:
-            cells = []
-            for t in targets + [""]:
-                st = agg.get((m, "subsets", "complete", f"{metric}_{t}" if t else metric))
-                cells.append("—" if st is None else f"{st[0]:.3f}")
-            md.append(f"| {m} | " + " | ".join(cells) + " |")
-        md.append("")
-    return md
 
 
 def floors_section(spec: dict, records: list[dict], methods: list[str]) -> list[str]:
@@ -170,7 +167,6 @@ def untrained_section(records: list[dict], ds: MSADataset, methods: list[str],
     """When no training sample has some modality (ICT-MMMO's text), the subsets without it and
     their mean: the conditions the models could learn (the others feed a never-trained encoder)."""
     from robustmsa.data.natural import absent_modalities
-    from robustmsa.evaluation.report import _fmt
     from robustmsa.missing import all_subsets, subset_name
 
     if "train" not in ds.splits:
@@ -180,43 +176,40 @@ def untrained_section(records: list[dict], ds: MSADataset, methods: list[str],
         return []
     kept = tuple(m for m in ds.info.modalities if m not in absent)
     conds = [subset_name(s) for s in all_subsets(kept)]
+    sub = [r for r in records if r["protocol"] == "subsets" and r["metric"] == metric
+           and r["condition"] in conds]
     by: dict[tuple, dict[str, float]] = {}
-    for r in records:
-        if r["protocol"] == "subsets" and r["metric"] == metric and r["condition"] in conds:
-            key = (r["method"], r["seed"], r.get("fold"), r["mask_seed"])
-            by.setdefault(key, {})[r["condition"]] = r["value"]
-    means = [{"method": k[0], "seed": k[1], "fold": k[2], "mask_seed": k[3], "protocol": "x",
-              "condition": "mean", "metric": metric, "value": float(np.mean(list(v.values())))}
-             for k, v in by.items() if len(v) == len(conds)]
-    agg = aggregate([r for r in records if r["protocol"] == "subsets"] + means)
-    title = {c: c for c in conds}
+    for r in sub:  # per (run, seed, fold, mask seed): the mean over the learnable subsets
+        key = (r.get("name") or r["method"], r["seed"], r.get("fold"), r["mask_seed"])
+        by.setdefault(key, {})[r["condition"]] = r["value"]
+    means = [{"name": k[0], "method": k[0], "seed": k[1], "fold": k[2], "mask_seed": k[3],
+              "protocol": "x", "condition": "mean", "metric": metric,
+              "value": float(np.mean(list(v.values())))} for k, v in by.items()
+             if len(v) == len(conds)]
+    agg = _unit_means(sub + means)
     md = [f"## Subsets without {', '.join(absent)} (absent from every training sample)", "",
           f"No training sample has {', '.join(absent)}, so only these conditions test what the "
-          "models learned; the subset columns with it show what a never-trained encoder does.",
-          "", "| Method | " + " | ".join(title[c] for c in conds) + " | mean |",
-          "|" + "---|" * (len(conds) + 2)]
+          "models learned; the subset columns with it show what a never-trained encoder does. "
+          f"{mi.title(metric)}, mean ± sample sd over (seed, fold) runs.", "",
+          "| Method | " + " | ".join(conds) + " | mean |", "|" + "---|" * (len(conds) + 2)]
     for m in methods:
-        cells = [_fmt(agg.get((m, "subsets", c if len(c) < len(ds.info.modalities)
-                               else "complete", metric)), metric) for c in conds]
-        cells.append(_fmt(agg.get((m, "x", "mean", metric)), metric))
+        cells = [_cell(agg.get((m, "subsets", c, metric)), metric) for c in conds]
+        cells.append(_cell(agg.get((m, "x", "mean", metric)), metric))
         md.append(f"| {m} | " + " | ".join(cells) + " |")
     return md + [""]
 
 
 def headline_metric(records: list[dict]) -> str:
-    """``F1`` when the records have it, else ``Corr`` (multi-target regression), else ``MAE``."""
-    have = {r["metric"] for r in records}
-    return next((m for m in ("F1", "Corr", "MAE") if m in have), "F1")
+    """The first headline metric of the task found in the records (`metric_info.headline`)."""
+    heads = mi.headline({r["metric"] for r in records})
+    return heads[0] if heads else "F1"
 
 
 def extra_sections(report: Path, records: list[dict], datasets: list[MSADataset], bc,
                    split: str = "test") -> Path:
     """Append the natural-missingness, coverage, per-target and floor sections to ``report``
     (``split``: the evaluated split, whose natural rates the coverage table shows)."""
-    methods: list[str] = []
-    for r in records:
-        if r["method"] not in methods:
-            methods.append(r["method"])
+    methods = list(dict.fromkeys(r.get("name") or r["method"] for r in records))
     mods = datasets[0].info.modalities if datasets else ()
     natural = None
     if datasets and split in datasets[0].splits:
@@ -226,7 +219,6 @@ def extra_sections(report: Path, records: list[dict], datasets: list[MSADataset]
     md = (natural_section(datasets)
           + (untrained_section(records, datasets[0], methods, metric) if datasets else [])
           + coverage_section(records, mods, natural)
-          + target_section(records, methods, metric)
           + floors_section(getattr(bc, "floors", {}) or {}, records, methods))
     if md:
         text = report.read_text() + "\n" + "\n".join(md)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -27,6 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from robustmsa.engine.checkpoint import load_checkpoint
     from robustmsa.evaluation.api import evaluate
     from robustmsa.evaluation.report import write_report
+    from robustmsa.tasks import Task
 
     ck = load_checkpoint(args.checkpoint[0])
     data_cfg = dataclass_from_dict(DataConfig, ck["config"]["data"], "checkpoint data config")
@@ -35,11 +37,12 @@ def run(args: argparse.Namespace) -> int:
     data = data_cfg.load()
     protocols = args.protocol or (["subsets", "frame_drop"] if not args.condition else [])
     records, _ = evaluate(args.checkpoint, data, protocols=protocols, conditions=args.condition,
-                          mask_seeds=args.mask_seeds, split=args.split)
-    from robustmsa.benchmark_extra import extra_sections, headline_metric
-
+                          mask_seeds=args.mask_seeds, split=args.split,
+                          progress=lambda line: print(line, file=sys.stderr, flush=True))
     report = write_report(records, args.out, title=f"Evaluation on {data.info.name} [{args.split}]",
-                          metric=headline_metric(records))
-    extra_sections(report, records, [data], None, split=args.split)  # natural, coverage, targets
+                          data=data, task=Task.from_dict(ck["task"]), split=args.split)
+    from robustmsa.benchmark_extra import extra_sections
+
+    extra_sections(report, records, [data], None, split=args.split)  # natural missingness
     print(f"wrote {report} and {report.parent / 'results.json'}")
     return 0

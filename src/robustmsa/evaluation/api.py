@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -19,29 +19,32 @@ import torch
 
 from robustmsa.data.schema import MSADataset
 from robustmsa.evaluation.evaluator import MaskCache, evaluate_conditions
-from robustmsa.evaluation.protocols import Protocol, get_protocol
+from robustmsa.evaluation.protocols import Protocol, get_protocol, incomplete_subsets
 from robustmsa.inference import check_data_fits, load_method
 from robustmsa.metrics import area_under_curve
-from robustmsa.missing import all_subsets, subset_name
+from robustmsa.missing import parse_condition
 
 
-def _summaries(protocol, recs: list[dict]) -> list[dict]:
-    """Summary records of one protocol ("Avg." over subsets, AUC over rates)."""
+def _summaries(protocol, recs: list[dict], modalities: tuple[str, ...] | None = None) -> list[dict]:
+    """Summary records of one protocol ("Avg." over the dataset's incomplete subsets, AUC over
+    the rates that leave some input: frame/block drop at 1.0 is left out). ``coverage``
+    (a property of the data, not a score) gets no summary."""
     if not protocol.summary:
         return []
     by = defaultdict(dict)  # (mask_seed, metric) -> condition -> value
     for r in recs:
-        if r["metric"] != "coverage":  # a per-condition count, not a score to summarise
+        if r["metric"] != "coverage":
             by[(r["mask_seed"], r["metric"])][r["condition"]] = r["value"]
+    subsets = incomplete_subsets(modalities)
     out = []
-    incomplete = [c for c in protocol.conditions if c != "complete"]
     for (ms, metric), vals in by.items():
         if protocol.summary == "avg_incomplete":
-            if all(c in vals for c in incomplete):
+            if subsets and all(c in vals for c in subsets):
                 out.append({"condition": "avg_incomplete", "mask_seed": ms, "metric": metric,
-                            "value": float(np.mean([vals[c] for c in incomplete]))})
+                            "value": float(np.mean([vals[c] for c in subsets]))})
         else:
-            conds = [c for c in protocol.conditions if c in vals]
+            conds = [c for c in protocol.conditions
+                     if c in vals and not parse_condition(c).empties_all]
             ys = [vals[c] for c in conds]
             if protocol.summary == "auc":
                 v = area_under_curve([protocol.rate(c) for c in conds], ys)
@@ -57,8 +60,7 @@ def data_protocol(proto: Protocol, modalities: tuple[str, ...]) -> Protocol:
     6 of text/audio/vision, or ``a``, ``v`` for audio + vision data); others unchanged."""
     if proto.name != "subsets":
         return proto
-    subs = [subset_name(s) for s in all_subsets(modalities) if len(s) < len(modalities)]
-    return Protocol(proto.name, ("complete", *subs), proto.summary)
+    return Protocol(proto.name, ("complete", *incomplete_subsets(modalities)), proto.summary)
 
 
 def evaluate_method(
@@ -87,7 +89,7 @@ def evaluate_method(
         seeds = list(mask_seeds)
         recs = evaluate_conditions(method, sp, split_name=split, conditions=proto.conditions,
                                    mask_seeds=seeds, cache=cache, device=device)
-        recs += _summaries(proto, recs)
+        recs += _summaries(proto, recs, data.info.modalities)
         for r in recs:
             out.append({**label, "dataset": data.info.name, "protocol": pname, **r})
     return out, time.perf_counter() - t0
@@ -96,12 +98,19 @@ def evaluate_method(
 def evaluate(
     checkpoints: Iterable[str | Path],
     data: MSADataset,
+    *,
+    progress: Callable[[str], None] | None = None,
     **kwargs,
 ) -> tuple[list[dict], dict[str, float]]:
-    """Evaluate several checkpoints on identical masks; returns (records, seconds per run)."""
+    """Evaluate several checkpoints on identical masks; returns (records, seconds per run).
+
+    ``progress``, when given, receives one line per checkpoint as it finishes
+    (``"checkpoint 2/5: corrkd seed 1 (runs/c/best.pt) 3.2 s"``).
+    """
     cache = kwargs.pop("cache", None) or MaskCache()
     records, timing = [], {}
-    for ck_path in checkpoints:
+    checkpoints = list(checkpoints)
+    for i, ck_path in enumerate(checkpoints, 1):
         method, ck = load_method(ck_path)
         check_data_fits(ck_path, method.info, data.info)
         cfg = ck["config"]
@@ -109,4 +118,7 @@ def evaluate(
         recs, secs = evaluate_method(method, data, label=label, cache=cache, **kwargs)
         records += recs
         timing[str(ck_path)] = secs
+        if progress is not None:
+            progress(f"checkpoint {i}/{len(checkpoints)}: {label['method']} seed {label['seed']} "
+                     f"({ck_path}) {secs:.1f} s")
     return records, timing

@@ -15,8 +15,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from robustmsa.errors import UnknownNameError
+from robustmsa.missing.protocols import parse_subset
 
 INCOMPLETE_SUBSETS: tuple[str, ...] = ("t", "a", "v", "ta", "tv", "av")
+
+
+def incomplete_subsets(modalities: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    """The incomplete subset conditions of a dataset with these modalities (non-empty proper
+    subsets, canonical names, in ``INCOMPLETE_SUBSETS`` order); all six when ``None``.
+
+    A text-only dataset has none; an audio+vision dataset has ``a`` and ``v``.
+    """
+    if modalities is None:
+        return INCOMPLETE_SUBSETS
+    have = set(modalities)
+    out = []
+    for c in INCOMPLETE_SUBSETS:
+        mods = set(parse_subset(c))
+        if mods <= have and mods != have:
+            out.append(c)
+    return tuple(out)
 
 
 def _grid(prefix: str, stop: int) -> tuple[str, ...]:

@@ -4,7 +4,8 @@
 the Has0 convention (truth >= 0 is positive), as in CorrKD's MOSI/MOSEI tables; for native
 class labels it is the weighted F1 over classes. ``Non0_F1`` (zeros removed) is reported too.
 Regression adds every MMSA metric (`robustmsa.metrics`). ``multi_regression`` (targets on their
-own scale) gives ``MAE_<target>`` / ``Corr_<target>`` (Pearson r) per target and ``MAE`` /
+own scale) gives ``MAE/<target>`` / ``Corr/<target>`` (Pearson r; the report's ``BASE/TARGET``
+names) per target and ``MAE`` /
 ``Corr``, their means over the targets (a constant prediction has an undefined r: NaN, and the
 mean is then over the defined ones).
 """
@@ -46,8 +47,8 @@ def multi_target_metrics(pred: np.ndarray, truth: np.ndarray,
            "Corr": float(np.nanmean(r)) if np.isfinite(r).any() else float("nan")}
     if y.shape[1] > 1:
         for k, n in enumerate(names):
-            out[f"MAE_{n}"] = float(mae[k])
-            out[f"Corr_{n}"] = float(r[k])
+            out[f"MAE/{n}"] = float(mae[k])
+            out[f"Corr/{n}"] = float(r[k])
     return out
 
 

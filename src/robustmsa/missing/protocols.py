@@ -12,7 +12,10 @@
 | `MRM()` | random available subset + random intra-modality ratio | CorrKD's Modality Random Missing |
 
 All samplers draw from the generator they are handed (see `missing.masks.draw_mask`), never
-from global state; ``key`` identifies the condition in the seed.
+from global state; ``key`` identifies the condition in the seed. ``is_random`` says whether the
+mask depends on the seed at all (subsets and ``complete`` do not, so averaging them over mask
+seeds changes nothing); ``empties_all`` whether every clip is left with no input (frame or
+block drop at rate 1.0), the end point reports keep apart from areas under curves.
 """
 
 from __future__ import annotations
@@ -102,6 +105,9 @@ def _check_rate(name: str, r: float) -> float:
 class Complete:
     """No modality or frame removed."""
 
+    is_random = False  # the mask does not depend on the seed
+    empties_all = False  # never leaves every clip with no input
+
     @property
     def key(self) -> str:
         return "complete"
@@ -115,6 +121,9 @@ class Subset:
     """Only the modalities in ``available`` are present (letters ``"ta"`` or names)."""
 
     available: str
+
+    is_random = False  # the mask does not depend on the seed
+    empties_all = False  # never leaves every clip with no input
 
     @property
     def key(self) -> str:
@@ -157,6 +166,19 @@ class FrameDrop:
     def rate_of(self, m: str) -> float:
         return dict(self.overrides).get(m, self.rate)
 
+    def _rates(self) -> list[float]:
+        """The default rate (unless every modality is overridden) and the overrides."""
+        over = {m for m, _ in self.overrides}
+        return ([self.rate] if len(over) < len(MODALITIES) else []) + [r for _, r in self.overrides]
+
+    @property
+    def is_random(self) -> bool:
+        return any(0.0 < r < 1.0 for r in self._rates())
+
+    @property
+    def empties_all(self) -> bool:
+        return all(r >= 1.0 for r in self._rates())
+
     def draw_row(self, rng, lengths, seq_lens) -> Row:
         keep: dict[str, np.ndarray] = {}
         if self.shared:
@@ -186,6 +208,14 @@ class BlockDrop:
     def key(self) -> str:
         return f"block:{self.rate:g}"
 
+    @property
+    def is_random(self) -> bool:
+        return 0.0 < self.rate < 1.0
+
+    @property
+    def empties_all(self) -> bool:
+        return self.rate >= 1.0
+
     def draw_row(self, rng, lengths, seq_lens) -> Row:
         keep = {}
         for m, t in seq_lens.items():
@@ -214,6 +244,12 @@ class SampleModalityRate:
     def key(self) -> str:
         return f"eta:{self.eta:g}"
 
+    @property
+    def is_random(self) -> bool:
+        return self.eta > 0.0
+
+    empties_all = False
+
     def draw_row(self, rng, lengths, seq_lens) -> Row:
         mods = list(seq_lens)
         m_count = len(mods)
@@ -240,6 +276,12 @@ class ModalityRandomDrop:
     def key(self) -> str:
         return "mdrop:" + ",".join(f"{m}={r:g}" for m, r in self.rates)
 
+    @property
+    def is_random(self) -> bool:
+        return any(r > 0.0 for _, r in self.rates)
+
+    empties_all = False
+
     def draw_row(self, rng, lengths, seq_lens) -> Row:
         mods = list(seq_lens)
         rates = dict(self.rates)
@@ -254,6 +296,8 @@ class LNLNTrain:
     random half of the samples stays complete (drawn per sample, not per dataset)."""
 
     max_rate: float = 1.0
+    is_random = True
+    empties_all = False
 
     @property
     def key(self) -> str:
@@ -288,6 +332,8 @@ class MRM:
     ratios: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(10))
     subset_probs: tuple[tuple[str, float], ...] = ()
     shared_frames: bool = False
+    is_random = True
+    empties_all = False
 
     @property
     def key(self) -> str:
@@ -320,6 +366,9 @@ class TextSubstitute:
 
     As a mask it removes text; methods that own a substitute (``extras["text_sim"]``) use it.
     """
+
+    is_random = False  # the mask does not depend on the seed
+    empties_all = False  # never leaves every clip with no input
 
     @property
     def key(self) -> str:
