@@ -52,12 +52,17 @@ class Method(nn.Module):
         train_missing: the training-time missingness the method expects from the trainer by
             default (a condition string such as ``"mrm"``), or None for complete input.
         Config: the method's hyper-parameter dataclass.
+        train_requires: modalities the method cannot train without: a training split where no
+            sample has one of them is refused with one line naming it
+            (`robustmsa.data.natural.check_trainable`); ``train_requires_why`` says why.
     """
 
     name: ClassVar[str] = ""
     teacher_mode: ClassVar[str] = "none"
     train_missing: ClassVar[str | None] = None
     Config: ClassVar[type] = NoConfig
+    train_requires: ClassVar[tuple[str, ...]] = ()
+    train_requires_why: ClassVar[str] = ""
     # Conditions on which the validation score used for model selection is averaged.
     select_conditions: ClassVar[tuple[str, ...]] = ("complete", "t", "a", "v", "ta", "tv", "av")
 

@@ -3,6 +3,16 @@
 Determinism contract: the mask of a sample depends only on ``(seed, split, sample id,
 condition key)`` — never on batch size, order, shuffling or worker processes. Each sample gets
 its own NumPy generator seeded from a stable hash of those four values.
+
+Natural missingness: a mask only ever removes. A modality a sample lacks in the data (length
+0) stays absent whatever the condition asks, and frames missing in the data stay missing
+(`apply_missing` ANDs with the batch's own masks). When a split carries explicit frame masks
+(valid frames not a prefix: `MSASplit.frame_valid`), `draw_mask(..., valid=...)` lets the
+samplers draw in *valid-frame order* (the k-th valid frame is position k), so a rate p drops a
+fraction p of the real frames and a block is contiguous among them; samplers that drop shared
+positions across modalities (``frame:P:shared``, MRM with ``shared_frames``) keep the real time
+axis. ``MissingMask.requested`` records, per sample, which modalities the condition asked for,
+from which `coverage` computes the fraction of samples that really have all of them.
 """
 
 from __future__ import annotations
@@ -43,21 +53,26 @@ class MissingMask:
         keep: modality -> (B, T_m) bool, True where the frame is kept (padding may be True;
             `apply_missing` ANDs it with the valid-frame mask).
         modalities: the modalities the columns of ``present`` refer to.
+        requested: optional (B, M) bool, the modalities the condition asked for per sample
+            (before natural missingness and all-frames-dropped); None = not recorded.
     """
 
     present: Tensor
     keep: dict[str, Tensor]
     modalities: tuple[str, ...]
+    requested: Tensor | None = None
 
     def to(self, device: torch.device | str) -> MissingMask:
         return replace(
             self, present=self.present.to(device),
             keep={k: v.to(device) for k, v in self.keep.items()},
+            requested=None if self.requested is None else self.requested.to(device),
         )
 
     def select(self, rows: Tensor) -> MissingMask:
         return replace(self, present=self.present[rows],
-                       keep={k: v[rows] for k, v in self.keep.items()})
+                       keep={k: v[rows] for k, v in self.keep.items()},
+                       requested=None if self.requested is None else self.requested[rows])
 
     def __getitem__(self, rows) -> MissingMask:
         rows = torch.as_tensor(rows, dtype=torch.long)
@@ -83,6 +98,7 @@ def draw_mask(
     seed: int,
     split: str,
     salt: str = "",
+    valid: dict[str, np.ndarray] | None = None,
 ) -> MissingMask:
     """Draw a `MissingMask` for the given samples, one seeded generator per sample.
 
@@ -94,27 +110,74 @@ def draw_mask(
         seed: the evaluation (or training) mask seed.
         split: split name, part of the seed.
         salt: extra key material (the trainer passes the epoch).
+        valid: optional modality -> (N, T_m) bool explicit frame masks (`MSASplit.frame_valid`
+            rows of the same samples); modalities without one use the first ``lengths``
+            frames. Samplers then draw in valid-frame order (module docstring).
     """
     mods = tuple(m for m in MODALITIES if m in seq_lens)
     n = len(ids)
+    valid = {m: np.asarray(v, dtype=bool) for m, v in (valid or {}).items() if m in mods}
+    positional = bool(getattr(sampler, "shared", False) or getattr(sampler, "shared_frames", False))
     present = np.zeros((n, len(mods)), dtype=bool)
+    requested = np.zeros((n, len(mods)), dtype=bool)
     keep = {m: np.zeros((n, seq_lens[m]), dtype=bool) for m in mods}
     key = sampler.key + (f"|{salt}" if salt else "")
     for i in range(n):
         rng = sample_rng(seed, split, str(ids[i]), key)
         row_len = {m: int(lengths[m][i]) for m in mods}
-        pres, kp = sampler.draw_row(rng, row_len, seq_lens)
+        pos = {m: np.flatnonzero(valid[m][i]) for m in valid}  # real frames, in order
+        draw_len = row_len if positional else {m: len(pos[m]) if m in pos else row_len[m]
+                                               for m in mods}
+        pres, kp = sampler.draw_row(rng, draw_len, seq_lens)
         for j, m in enumerate(mods):
+            requested[i, j] = pres[m]
             present[i, j] = pres[m] and row_len[m] > 0
-            keep[m][i] = kp[m]
+            if m in pos and not positional:
+                # valid-frame order -> real positions: the k-th valid frame takes decision k
+                k = np.ones(seq_lens[m], dtype=bool)
+                k[pos[m]] = kp[m][: len(pos[m])]
+                keep[m][i] = k
+            else:
+                keep[m][i] = kp[m]
+            real = pos[m] if m in pos else np.arange(row_len[m])
             # a modality whose valid frames were all dropped carries nothing: not present
-            if present[i, j] and not kp[m][: row_len[m]].any():
+            if present[i, j] and not keep[m][i][real].any():
                 present[i, j] = False
     return MissingMask(
         present=torch.from_numpy(present),
         keep={m: torch.from_numpy(v) for m, v in keep.items()},
         modalities=mods,
+        requested=torch.from_numpy(requested),
     )
+
+
+def draw_split_mask(sampler: RowSampler, split, rows: np.ndarray | None = None, *, seed: int,
+                    split_name: str, salt: str = "") -> MissingMask:
+    """`draw_mask` for rows ``rows`` (default: all) of an `MSASplit`, with its frame masks."""
+    idx = np.arange(len(split)) if rows is None else np.asarray(rows)
+    mods = split.modalities
+    return draw_mask(
+        sampler, [str(i) for i in split.ids[idx]], {m: split.lengths[m][idx] for m in mods},
+        {m: int(split.features[m].shape[1]) for m in mods}, seed=seed, split=split_name,
+        salt=salt, valid={m: v[idx] for m, v in split.frame_valid.items()},
+    )
+
+
+def coverage(natural_present: Tensor | np.ndarray, mask: MissingMask | None) -> float:
+    """Fraction of samples that actually have every modality the condition asked for.
+
+    ``natural_present`` (N, M) bool is what the data has (length > 0); with ``mask`` None (the
+    ``complete`` condition) every modality of the data is asked for. A sample counts when each
+    requested modality is naturally present and still has at least one kept frame.
+    """
+    nat = torch.as_tensor(np.asarray(natural_present), dtype=torch.bool)
+    if nat.shape[0] == 0:
+        return float("nan")
+    if mask is None:
+        return float(nat.all(1).float().mean())
+    req = mask.requested if mask.requested is not None else torch.ones_like(nat)
+    got = nat & mask.present
+    return float((got | ~req).all(1).float().mean())
 
 
 def apply_missing(batch: Batch, mask: MissingMask | None) -> Batch:

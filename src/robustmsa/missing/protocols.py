@@ -86,6 +86,15 @@ def _drop_frames(
     return keep
 
 
+def _keep_one_real(rng: np.random.Generator, pres: dict[str, bool], lengths: dict[str, int]
+                   ) -> None:
+    """If no modality the sample has (length > 0) is kept, keep one of them, chosen uniformly
+    (all modalities when it has none). Complete samples that kept one are left untouched."""
+    have = [m for m in pres if lengths[m] > 0] or list(pres)
+    if not any(pres[m] for m in have):
+        pres[have[int(rng.integers(len(have)))]] = True
+
+
 def _check_rate(name: str, r: float) -> float:
     r = float(r)
     if not 0.0 <= r <= 1.0:
@@ -225,7 +234,9 @@ class SampleModalityRate:
     """CPM-Net / GCNet: a fraction ``eta`` of (sample, modality) entries is missing.
 
     Each sample loses k modalities, with k = floor(eta*M) or that + 1 so that E[k] = eta*M
-    exactly, chosen uniformly; at least one modality is always kept (eta <= (M-1)/M).
+    exactly, chosen uniformly; at least one modality is always kept (eta <= (M-1)/M) — one the
+    sample has in the data when the draw kept only naturally absent ones (never on complete
+    samples, whose draws are unchanged).
     """
 
     eta: float
@@ -257,12 +268,14 @@ class SampleModalityRate:
         k = min(k, m_count - 1)
         drop = set(rng.choice(m_count, size=k, replace=False).tolist()) if k else set()
         pres = {m: i not in drop for i, m in enumerate(mods)}
+        _keep_one_real(rng, pres, lengths)
         return (pres, {m: np.ones(seq_lens[m], bool) for m in mods})
 
 
 @dataclass(frozen=True)
 class ModalityRandomDrop:
-    """Each modality is removed whole with its own probability; at least one is kept."""
+    """Each modality is removed whole with its own probability; at least one is kept (one the
+    sample has in the data, when it lacks some)."""
 
     rates: tuple[tuple[str, float], ...]
 
@@ -290,8 +303,7 @@ class ModalityRandomDrop:
         mods = list(seq_lens)
         rates = dict(self.rates)
         pres = {m: bool(rng.random() >= rates.get(m, 0.0)) for m in mods}
-        if not any(pres.values()):
-            pres[mods[int(rng.integers(len(mods)))]] = True
+        _keep_one_real(rng, pres, lengths)
         return (pres, {m: np.ones(seq_lens[m], bool) for m in mods})
 
 
@@ -325,7 +337,9 @@ class MRM:
     """CorrKD's Modality Random Missing (training only).
 
     Per sample: draw the available subset uniformly from the 2^M - 1 non-empty subsets (the
-    complete set included, as in the spec's suggestion), then for every available modality
+    complete set included, as in the spec's suggestion) of the modalities the sample has in the
+    data (length > 0; all of them for complete data, so nothing changes there; on naturally
+    incomplete data no draw asks only for modalities the sample lacks), then for every available modality
     draw an intra-modality ratio r uniformly from ``ratios`` and zero floor(r * length)
     randomly chosen valid frames.
 
@@ -348,7 +362,7 @@ class MRM:
 
     def draw_row(self, rng, lengths, seq_lens) -> Row:
         mods = tuple(seq_lens)
-        subs = all_subsets(mods)
+        subs = all_subsets(tuple(m for m in mods if lengths[m] > 0) or mods)
         w = dict(self.subset_probs)
         p = np.array([w.get(subset_name(s), 1.0) for s in subs], dtype=np.float64)
         sub = subs[int(rng.choice(len(subs), p=p / p.sum()))]
