@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from robustmsa.config import load_config
+from robustmsa.data.groups import groups_from_ids
 from robustmsa.data.schema import MSADataset, MSASplit, infer_info
 
 REPO = Path(__file__).resolve().parents[1]
@@ -27,7 +28,9 @@ def make_tiny_split(n: int, seed: int, t: int = 8, dims=(("text", 12), ("audio",
         ln = rng.integers(2, t + 1, n)
         x[np.arange(t)[None, :] >= ln[:, None]] = 0
         feats[m], lens[m] = x, ln
-    return MSASplit(feats, lens, y.astype(np.float32), np.array([f"v{i // 4}_{i}" for i in range(n)]))
+    ids = np.array([f"v{i // 4}_{i}" for i in range(n)])
+    # groups (videos of 4 clips) let conversation-level methods (GCNet) run on the fixture
+    return MSASplit(feats, lens, y.astype(np.float32), ids, groups=groups_from_ids(ids))
 
 
 def make_tiny_dataset(seed: int = 0, n=(48, 16, 16), **kw) -> MSADataset:

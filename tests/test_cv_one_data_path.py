@@ -167,3 +167,53 @@ def test_two_folds_of_one_run_do_not_clash(world, capsys) -> None:
     with pytest.raises(ConfigError, match="--name 't'"):
         unique_labels(labs, explicit=True)
     assert unique_labels([dict(labs[0]), dict(labs[1], fold=1)], explicit=True)[1]["name"] == "t"
+
+
+def test_group_batches_on_a_cv_fold_with_frame_masks(world, tmp_path, monkeypatch) -> None:
+    """A ``group_batches`` method (GCNet) on a CV fold of data with explicit frame masks and a
+    naturally absent modality: every training batch is whole videos of the carved fold's train
+    split carrying those videos' own frame masks, the training masks never restore a missing
+    frame or modality, and the trainer's validation equals ``evaluate`` (one data path)."""
+    from robustmsa.config import load_config
+    from robustmsa.engine.trainer import train
+    from robustmsa.methods.gcnet import GCNet
+    from robustmsa.missing import apply_missing
+
+    seen = []
+    forward = GCNet.forward
+
+    def spy(self, batch):
+        seen.append((batch, apply_missing(batch, batch.train_mask)))
+        return forward(self, batch)
+
+    monkeypatch.setattr(GCNet, "forward", spy)
+    cfg = load_config(None, ["method=gcnet", f"data.source={world['src']}", *CV, "data.cv_fold=0",
+                             *[o for o in TINY if not o.startswith("train.epochs")],
+                             "train.epochs=1", "method_config.hidden=4"])
+    train(cfg, tmp_path / "gcnet")
+    tr = carve_fold(load_data(world["src"]), folds=3, fold=0, pool=("train", "valid", "test"))
+    tr = tr["train"]
+    row = {str(i): k for k, i in enumerate(tr.ids)}
+    batch_of: dict[str, int] = {}
+    for b, (batch, masked) in enumerate(seen):
+        rows = [row[i] for i in batch.ids]  # only the fold's training samples
+        for g in set(batch.groups):
+            assert batch_of.setdefault(g, b) == b  # a video is never split across batches
+        assert sorted(batch.groups) == sorted(str(tr.groups[r]) for r in rows)
+        np.testing.assert_array_equal(batch.frame_mask["audio"].numpy(),
+                                      tr.frame_valid["audio"][rows])
+        for m in batch.modalities:
+            assert not (masked.frame_mask[m] & ~batch.frame_mask[m]).any()  # nothing restored
+        assert not (masked.present & ~batch.present).any()
+        assert (batch.present[:, 2].numpy() == (tr.lengths["vision"][rows] > 0)).all()
+    assert sorted(row) == sorted(i for batch, _ in seen for i in batch.ids)  # one epoch
+    assert set(batch_of) == set(tr.groups.tolist())
+    ck = tmp_path / "gcnet" / "best.pt"
+    log = [json.loads(line) for line in (ck.parent / "metrics.jsonl").read_text().splitlines()]
+    epoch = next(r for r in log if r["type"] == "epoch")
+    conds = sorted({k.split("/")[0] for k in epoch["valid"]})
+    recs, _ = evaluate([str(ck)], load_data(world["src"]), protocols=[], conditions=conds,
+                       mask_seeds=[0], split="valid")
+    got = {f"{r['condition']}/{r['metric']}": r["value"] for r in recs}
+    for k, v in epoch["valid"].items():
+        assert got[k] == pytest.approx(v, abs=1e-6, nan_ok=True), k

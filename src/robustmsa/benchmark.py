@@ -41,6 +41,7 @@ from robustmsa.engine.builder import method_class
 from robustmsa.engine.trainer import Trainer
 from robustmsa.errors import ConfigError
 from robustmsa.evaluation.api import evaluate_method, run_label
+from robustmsa.evaluation.costs import measure_run_costs, merge_costs
 from robustmsa.evaluation.evaluator import MaskCache
 from robustmsa.evaluation.report import balance_entries, write_report
 from robustmsa.inference import load_method
@@ -129,7 +130,7 @@ def run_benchmark(bc: BenchmarkConfig, data: MSADataset | None = None) -> Path:
     teacher_run = next((r for r in bc.runs if r.method == "teacher"), None)
     if needs_teacher and teacher_run is None:
         raise ConfigError("frozen-teacher methods need a run with method: teacher")
-    records, costs, balance = [], [], []
+    records, costs, balance, profiles = [], [], [], {}
     datasets = []
     source_data: MSADataset | None = data  # uncarved (or as given): each fold is carved from it
     for fold, fold_base in benchmark_folds(bc.base, bc.folds):  # [(None, base)] without CV
@@ -162,13 +163,16 @@ def run_benchmark(bc: BenchmarkConfig, data: MSADataset | None = None) -> Path:
                     method, data_f, protocols=bc.protocols, conditions=bc.conditions,
                     mask_seeds=bc.mask_seeds, label=label, cache=cache, checkpoint=ck)
                 records += recs
+                if run.name not in profiles:  # compute cost, once per run (robustmsa.evaluation.costs)
+                    profiles[run.name] = measure_run_costs(cfg, run_dir, data_f)
                 costs.append({"method": run.name, "seed": seed, "params_total": res["num_parameters"],
                               "params_deployed": res["num_deployable_parameters"],
                               "epochs": res["epochs_run"], "best_epoch": res["best_epoch"],
                               "s_per_epoch": res["seconds_per_epoch"], "eval_s": eval_s,
                               "wall_s": time.perf_counter() - t0}
                              | ({} if fold is None else {"fold": fold}))
-    costs_avg = _average_costs(costs)
+    costs_avg = merge_costs(_average_costs(costs), profiles)
+    (out / "cost_profile.json").write_text(json.dumps(profiles, indent=1))
     (out / "costs.json").write_text(json.dumps(costs, indent=1))
     cv = bool(datasets[0].info.cv)
     report = write_report(records, out, title=bc.title, costs=costs_avg, metric=bc.metric or None,

@@ -19,7 +19,8 @@ from robustmsa import __version__
 from robustmsa.errors import RobustMSAError
 
 COMMAND_MODULES: tuple[str, ...] = (
-    "data", "score", "train", "evaluate", "predict", "benchmark", "extract", "list_cmd",
+    "data", "score", "train", "evaluate", "predict", "benchmark", "extract", "list_cmd", "zoo",
+    "serve",
 )
 
 

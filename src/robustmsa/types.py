@@ -41,6 +41,9 @@ class Batch:
             name -> (B, T, D) tensor; ``"text_sim_mask"`` holds its (B, T) frame mask.
         train_mask: an optional `MissingMask` drawn by the trainer's training sampler; methods
             that learn on incomplete input apply it themselves (teachers ignore it).
+        groups: the video / dialogue of each sample (``MSASplit.groups``), or None when the
+            data has no grouping. Conversation-level methods (GCNet) build their graphs over
+            the samples of each group present in the batch.
     """
 
     features: dict[str, Tensor]
@@ -52,6 +55,7 @@ class Batch:
     index: Tensor
     extras: dict[str, Tensor] = field(default_factory=dict)
     train_mask: object | None = None
+    groups: tuple[str, ...] | None = None
 
     @property
     def size(self) -> int:
@@ -97,6 +101,7 @@ class Batch:
             index=self.index[rows],
             extras={k: v[rows] for k, v in self.extras.items()},
             train_mask=tm,
+            groups=None if self.groups is None else tuple(self.groups[i] for i in idx),
         )
 
 

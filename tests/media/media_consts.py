@@ -18,3 +18,7 @@ WAV = "03bSnISJMiM_1.wav"
 WAV_TEXT = "anyhow it was really good"
 OPENVNA_CLIP = "openvna_mosi_clip.mp4"
 OPENVNA_TEST = "openvna_test.mp4"
+
+# tiny backbone, 2 epochs: config overrides of the zoo builds in the tests
+TINY_MODEL = ("train.epochs=2", "train.batch_size=4", "model.d_model=8", "model.num_heads=2",
+              "model.num_layers=1", "model.ffn_dim=8")

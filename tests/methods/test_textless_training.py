@@ -15,7 +15,10 @@ from robustmsa.evaluation.evaluator import evaluate_conditions
 from robustmsa.inference import load_method
 from robustmsa.methods import METHODS
 
-REFUSES = {"dfsd": "text"}  # method -> modality it cannot train without
+# method -> modality it cannot train without (mctn: its source; transm: its pivot)
+REFUSES = {"dfsd": "text", "mctn": "text", "transm": "text"}
+# the README's way round the refusal: another source / pivot
+ALTERNATIVE = {"mctn": "method_config.order=av", "transm": "method_config.pivot=audio"}
 
 
 def textless() -> MSADataset:
@@ -57,3 +60,25 @@ def test_trains_on_what_it_has_or_refuses(name, data, teacher, tmp_path, caplog)
     recs = evaluate_conditions(method, data["test"], split_name="test",
                                conditions=["av", "complete"], mask_seeds=[0])
     assert all(np.isfinite(r["value"]) for r in recs if r["metric"] in ("F1", "coverage"))
+
+
+@pytest.mark.parametrize("name", sorted(ALTERNATIVE))
+def test_another_source_or_pivot_trains_without_text(name, data, tmp_path) -> None:
+    """MCTN with ``order=av`` / TransM with ``pivot=audio`` train on the text-less split and
+    on audio + vision multi-target data (POM's case)."""
+    from dataclasses import replace
+
+    import torch
+    from tests.test_multi_target import multi_data
+
+    from robustmsa.data.dataset import collate_rows
+    from robustmsa.engine.builder import build_method
+
+    train(tiny_config(name, "train.epochs=1", "train.select_conditions=[a,v,av]",
+                      ALTERNATIVE[name]), tmp_path / name, data=data)
+    assert (tmp_path / name / "best.pt").is_file()
+    pom = multi_data()
+    m = build_method(tiny_config(name, "task.kind=multi_regression", ALTERNATIVE[name]), pom.info)
+    b = collate_rows(pom["train"], list(range(16)))
+    out = m(replace(b, train_mask=None))
+    assert torch.isfinite(out.loss)

@@ -166,3 +166,33 @@ def test_at_least_one_real_modality_kept(cond) -> None:
     ref = draw_split_mask(parse_condition(cond), full, seed=0, split_name="test")
     rows = (sp.lengths["vision"] > 0)
     assert torch.equal(mask.requested[rows], ref.requested[rows])
+
+
+@pytest.mark.parametrize("cond", ["random_subset", "random_subset:tv/v", "severe:vision=0.9",
+                                  "severe:text=0.5,audio=0.5,vision=0.9"])
+def test_mmin_and_smil_samplers_choose_among_what_a_sample_has(cond) -> None:
+    """`random_subset` (MMIN) and `severe:` (SMIL) on data with a naturally absent modality:
+    never ask for it, never leave a sample empty, and complete samples draw as on complete
+    data."""
+    from robustmsa.missing import parse_condition
+
+    sp = gappy_split(n=300)
+    sampler = parse_condition(cond)
+    mask = draw_split_mask(sampler, sp, seed=0, split_name="train", salt="epoch=3")
+    no_vision = sp.lengths["vision"] == 0
+    pres = mask.present.numpy()
+    assert pres.any(1).all()  # never an empty sample
+    assert not pres[no_vision, 2].any()  # nothing restored
+    if cond.startswith("random_subset"):
+        assert not mask.requested.numpy()[no_vision, 2].any()  # never asked for
+        got = {tuple(r) for r in pres[no_vision].tolist()}
+        want = {(True, False, False), (False, True, False), (True, True, False)} \
+            if cond == "random_subset" else {(True, False, False)}  # tv cut to t; v unfit
+        assert got == want
+    else:  # static: the epoch does not matter
+        again = draw_split_mask(sampler, sp, seed=0, split_name="train", salt="epoch=4")
+        assert torch.equal(mask.present, again.present)
+    full = replace(sp, lengths={m: np.full(len(sp), 10) for m in sp.modalities}, frame_valid={})
+    ref = draw_split_mask(sampler, full, seed=0, split_name="train", salt="epoch=3")
+    rows = ~no_vision
+    assert torch.equal(mask.requested[rows], ref.requested[rows])

@@ -9,14 +9,22 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy / the data package load only when a subcommand runs (fast --help)
+    import numpy as np
 
-from robustmsa.data.schema import MSADataset, MSASplit
+    from robustmsa.data.schema import MSADataset, MSASplit
+
+# names of `robustmsa.data.synthetic.PRESETS`, listed here so building the parser imports
+# nothing heavy (tests/test_cli.py checks they agree)
+PRESET_NAMES: tuple[str, ...] = ("mosi", "small")
 
 
 def _video_ids(ds: MSADataset, sp: MSASplit) -> np.ndarray | None:
     """Video id per sample, where the dataset's ids encode it (mosi_bclstm, MMSA ``$_$``)."""
+    import numpy as np
+
     ids = [str(i) for i in sp.ids]
     if ids and all("$_$" in i for i in ids):
         return np.array([i.split("$_$")[0] for i in ids])
@@ -28,12 +36,16 @@ def _video_ids(ds: MSADataset, sp: MSASplit) -> np.ndarray | None:
 
 
 def _stats(x: np.ndarray) -> dict:
+    import numpy as np
+
     x = np.asarray(x, dtype=np.float64)
     return {"min": float(x.min()), "mean": float(x.mean()), "max": float(x.max())}
 
 
 def dataset_summary(ds: MSADataset) -> dict:
     """JSON-ready summary of ``ds``: per split sizes, shapes, length and label statistics."""
+    import numpy as np
+
     from robustmsa.data.natural import split_missing
 
     splits = {}
@@ -134,8 +146,6 @@ def _convert(args: argparse.Namespace) -> int:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``robustmsa data`` and its subcommands."""
-    from robustmsa.data.synthetic import PRESETS
-
     p = sub.add_parser("data", help="inspect, generate and convert datasets",
                        description="Inspect, generate and convert datasets.")
     dsub = p.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
@@ -158,7 +168,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     pm = dsub.add_parser("make-synthetic", help="generate a synthetic benchmark (.npz + .json)",
                          description="Generate a synthetic preset and write it in the "
                                      "project's .npz + .json format.")
-    pm.add_argument("--preset", choices=sorted(PRESETS), default="mosi",
+    pm.add_argument("--preset", choices=sorted(PRESET_NAMES), default="mosi",
                     help="preset (default mosi)")
     pm.add_argument("--seed", type=int, default=0, help="random_state (default 0)")
     pm.add_argument("--out", required=True, metavar="PATH", help="output path (.npz added)")

@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 
 from robustmsa.errors import ConfigError
-from robustmsa.types import MODALITIES
+
+# kept here (not imported from robustmsa.types, which loads torch) so --help stays fast
+MODALITIES: tuple[str, ...] = ("text", "audio", "vision")
 
 
 def _max_len(items: list[str] | None) -> dict[str, int]:
@@ -83,8 +85,10 @@ def run(args: argparse.Namespace) -> int:
     msg = f"wrote {rep.out} (+ .json): {rep.n_ok}/{rep.n_rows} clips"
     if not args.text_only:
         msg += f", {rep.n_cached} from cache, {rep.n_failed} failed"
-        if rep.n_failed:
-            msg += f" (reasons in {rep.failures})"
+        if rep.n_no_media:
+            msg += f", {rep.n_no_media} without a media file in the folder"
+        if rep.n_failed or rep.n_no_media:
+            msg += f" (ids and reasons in {rep.failures})"
     msg += "; missing per modality: " + ", ".join(f"{m} {n}" for m, n in rep.missing.items())
     print(msg)
     return 0
@@ -96,8 +100,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="extract text/audio/vision features from raw clips into a dataset file",
         description=(
             "Build a dataset (.npz + .json) from a label.csv (video_id, clip_id, text, label, "
-            "mode; or id, text, label, mode) and its clips at MEDIA/Raw/{video_id}/{clip_id}.mp4 "
-            "or MEDIA/{video_id}/{clip_id}.mp4, fully offline. Resumable: per-clip results are "
+            "mode; or id, text, label, mode) and its clips at MEDIA/Raw/{video_id}/{clip_id}.mp4, "
+            "MEDIA/{video_id}/{clip_id}.mp4 or MEDIA/{video_id}_{clip_id}.mp4, fully offline; "
+            "label rows without a clip in MEDIA are skipped. Resumable: per-clip results are "
             "cached in --work-dir; failing clips are skipped and listed in failures.jsonl there."
         ),
     )

@@ -14,11 +14,18 @@ import argparse
 import json
 import zipfile
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from robustmsa.errors import ConfigError, DataError
-from robustmsa.metrics import CONVENTIONS, MetricInputError, score
+
+if TYPE_CHECKING:  # numpy / scikit-learn load only when the command runs (fast --help)
+    import numpy as np
+
+# names of `robustmsa.metrics.CONVENTIONS`, listed here so building the parser imports nothing
+# heavy (tests/test_cli.py checks they agree)
+CONVENTION_NAMES: tuple[str, ...] = (
+    "mosi", "mosei", "sims", "mmsa_classification", "classification", "iemocap",
+)
 
 _EPILOG = """conventions:
   mosi, mosei          Has0/Non0 acc-2 and F1, Mult_acc_5/7, MAE, Corr (MMSA names)
@@ -42,7 +49,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("file", metavar="FILE.npz", help="npz archive holding the arrays")
     p.add_argument(
-        "--convention", required=True, choices=sorted(CONVENTIONS), help="metric convention"
+        "--convention", required=True, choices=sorted(CONVENTION_NAMES), help="metric convention"
     )
     p.add_argument("--pred-key", default="pred", help="array name of the predictions (default: pred)")
     p.add_argument("--truth-key", default="truth", help="array name of the truths (default: truth)")
@@ -65,6 +72,8 @@ def _one_line(msg: object) -> str:
 
 
 def _load_arrays(path: Path, keys: list[str]) -> dict[str, np.ndarray]:
+    import numpy as np
+
     if not path.exists():
         raise DataError(f"{path}: no such file")
     if not path.is_file():
@@ -94,6 +103,8 @@ REGRESSION_CONVENTIONS = frozenset({"mosi", "mosei", "sims"})
 
 def _optional_text(path: Path, key: str) -> str | None:
     """The string scalar ``key`` of the archive (``robustmsa predict`` metadata), or None."""
+    import numpy as np
+
     try:
         with np.load(path, allow_pickle=False) as archive:
             if key not in archive.files:
@@ -141,6 +152,8 @@ def check_task_fits(path: Path, task: str | None, convention: str, pred_key: str
 
 
 def run(args: argparse.Namespace) -> int:
+    from robustmsa.metrics import CONVENTIONS, MetricInputError, score
+
     path = Path(args.file)
     convention = args.convention
     accepted = CONVENTIONS[convention][1]

@@ -68,6 +68,7 @@ def collate_rows(split: MSASplit, rows: Sequence[int]) -> Batch:
         ids=tuple(str(s) for s in split.ids[idx]),
         index=torch.from_numpy(idx),
         extras=extras,
+        groups=None if split.groups is None else tuple(str(g) for g in split.groups[idx]),
     )
 
 

@@ -19,9 +19,10 @@ DEFAULT_DIMS: dict[str, int] = {"text": 300, "audio": 5, "vision": 20}
 DEFAULT_INFORMATIVENESS: dict[str, float] = {"text": 1.0, "audio": 0.12, "vision": 0.08}
 DEFAULT_SPECIFIC_SHARE: dict[str, float] = {"text": 0.15, "audio": 0.08, "vision": 0.06}
 PRESETS: dict[str, dict] = {
-    "mosi": dict(n_train=1284, n_valid=229, n_test=686, seq_len=50, dims=DEFAULT_DIMS),
+    "mosi": dict(n_train=1284, n_valid=229, n_test=686, seq_len=50, dims=DEFAULT_DIMS,
+                 clips_per_video=1),
     "small": dict(n_train=300, n_valid=100, n_test=100, seq_len=20,
-                  dims={"text": 64, "audio": 5, "vision": 20}),
+                  dims={"text": 64, "audio": 5, "vision": 20}, clips_per_video=1),
 }
 # Score distribution: a MOSI-like mixture (negative, neutral, positive) on [-3, 3].
 _MIX_W = np.array([0.44, 0.10, 0.46])
@@ -79,6 +80,7 @@ def make_synthetic_msa(
     aligned: bool = True,
     n_style: int = 4,
     label_noise: float = 0.3,
+    clips_per_video: int = 0,
     name: str = "synthetic",
     random_state: int | np.random.Generator | None = 0,
 ) -> MSADataset:
@@ -116,6 +118,15 @@ def make_synthetic_msa(
         Dimension of the label-independent cross-modal style factor (>= 0).
     label_noise : float, default=0.3
         Standard deviation of the label noise (>= 0).
+    clips_per_video : int, default=0
+        When > 0, consecutive runs of this many clips of a split form one "video"
+        (``MSASplit.groups`` = ``{split}_v{k:05d}``; the last video may be shorter), for
+        conversation-level methods such as GCNet. The grouping is a label only: clips are
+        still drawn independently and no feature or label changes. The presets use 1 (every
+        clip is a video of its own, the truthful grouping of independent clips: GCNet then
+        gets no context, neither helpful nor spurious); values > 1 give label-only videos
+        whose other clips carry no information (they only exercise the graph code).
+        0 = no grouping (``groups`` is None).
     name : str, default="synthetic"
         Dataset name in `DatasetInfo`.
     random_state : int, numpy.random.Generator or None, default=0
@@ -196,6 +207,8 @@ def make_synthetic_msa(
            f"must be an int >= 0; got {n_style!r}")
     _check(label_noise >= 0 and math.isfinite(label_noise), "label_noise",
            f"must be finite and >= 0; got {label_noise}")
+    _check(isinstance(clips_per_video, (int, np.integer)) and clips_per_video >= 0,
+           "clips_per_video", f"must be an int >= 0; got {clips_per_video!r}")
     rng = _as_rng(random_state)
     world = np.random.default_rng(rng.integers(2**63))
     draw = np.random.default_rng(rng.integers(2**63))
@@ -275,11 +288,14 @@ def make_synthetic_msa(
             lengths={m: lengths[m][rows].astype(np.int64) for m in mods},
             labels=y[rows],
             ids=np.array([f"{split}_{i:05d}" for i in range(cnt)]),
+            groups=np.array([f"{split}_v{i // clips_per_video:05d}" for i in range(cnt)])
+            if clips_per_video else None,
         )
     notes = (f"make_synthetic_msa(seq_len={t}, dims={dims}, informativeness={info_m}, "
              f"specific_share={spec}, n_events={tuple(n_events)}, event_share={event_share}, "
              f"min_length={min_length}, aligned={aligned}, n_style={n_style}, "
-             f"label_noise={label_noise}, random_state={random_state!r})")
+             f"label_noise={label_noise}, clips_per_video={clips_per_video}, "
+             f"random_state={random_state!r})")
     return MSADataset(splits=splits, info=infer_info(splits, name=name, source="synthetic",
                                                      notes=notes))
 

@@ -45,6 +45,7 @@ from robustmsa import __version__
 from robustmsa.config import ExperimentConfig, to_dict
 from robustmsa.data.cv import cv_spec, fold_for
 from robustmsa.data.dataset import collate_rows
+from robustmsa.data.groups import batch_rows, require_groups, shard_rows
 from robustmsa.data.natural import check_trainable, conditions_for
 from robustmsa.data.prepare import norm_stats_of, norm_stats_payload, prepare_for_checkpoint
 from robustmsa.data.schema import MSADataset
@@ -354,6 +355,8 @@ class Trainer:
         cond = tc.missing or method.train_missing
         sampler = parse_condition(cond) if cond else None
         train, valid = self.data["train"], self.data["valid"]
+        groups = require_groups(train, who=f"method {cfg.method!r}", split_name="train",
+                                dataset=self.data.info.name) if method.group_batches else None
         cache = MaskCache()
         conditions = self._select_conditions(method)
         step = start * math.ceil(len(train) / tc.batch_size)
@@ -367,14 +370,15 @@ class Trainer:
                 order = np.random.default_rng([cfg.seed, epoch]).permutation(len(train))
                 sums: dict[str, float] = {}
                 nb = 0
-                bar = tqdm(range(0, len(train), tc.batch_size), disable=not (tc.progress and main),
+                bar = tqdm(batch_rows(order, tc.batch_size, groups),
+                           disable=not (tc.progress and main),
                            desc=f"{cfg.name or cfg.method} ep {epoch}", leave=False, file=sys.stderr)
-                for s in bar:
-                    rows = order[s : s + tc.batch_size]
+                for rows in bar:
                     if n_ranks > 1:
-                        if len(rows) < n_ranks:
+                        units = len(rows) if groups is None else len(set(groups[rows].tolist()))
+                        if units < n_ranks:
                             continue  # every rank needs a non-empty shard
-                        rows = rows[rank::n_ranks]
+                        rows = shard_rows(rows, rank, n_ranks, groups)
                     batch = collate_rows(train, rows)
                     if sampler is not None:
                         batch = replace(batch, train_mask=self._train_mask(sampler, batch, epoch))

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from robustmsa.data.dataset import collate_rows
+from robustmsa.data.groups import batch_rows
 from robustmsa.data.schema import MSASplit
 from robustmsa.missing import MissingMask, apply_missing, coverage, draw_mask, parse_condition
 
@@ -74,28 +75,39 @@ def predict_split(
     device: str | torch.device = "cpu",
     condition: str = "complete",
 ) -> PredictionSet:
-    """Predictions of ``method.predict`` over ``split`` in order, input masked by ``mask``."""
+    """Predictions of ``method.predict`` over ``split`` (in row order), input masked by ``mask``.
+
+    Methods with ``group_batches`` get batches of whole groups when the split has groups, so
+    their predictions never depend on the batch size; the masks are the same rows of ``mask``
+    either way.
+    """
     was_training = method.training
     method.eval()
-    scores, probs = [], []
     n = len(split)
+    groups = split.groups if getattr(method, "group_batches", False) else None
+    score: np.ndarray | None = None
+    probs: np.ndarray | None = None
     try:
-        for s in range(0, n, batch_size):
-            rows = np.arange(s, min(n, s + batch_size))
+        for rows in batch_rows(np.arange(n), batch_size, groups):
             batch = collate_rows(split, rows)
             if mask is not None:
                 batch = apply_missing(batch, mask[rows])
             batch = batch.to(device)
             pred = method.predict(batch, condition=condition) if _takes_condition(method) \
                 else method.predict(batch)
-            scores.append(pred.score.float().cpu().numpy())
-            if pred.probs is not None:
-                probs.append(pred.probs.float().cpu().numpy())
+            s = pred.score.float().cpu().numpy()
+            if score is None:
+                score = np.zeros((n, *s.shape[1:]), dtype=s.dtype)  # (N,) or (N, K) targets
+                if pred.probs is not None:
+                    probs = np.zeros((n, pred.probs.shape[-1]), dtype=np.float32)
+            score[rows] = s
+            if probs is not None and pred.probs is not None:
+                probs[rows] = pred.probs.float().cpu().numpy()
     finally:
         method.train(was_training)
     return PredictionSet(
-        score=np.concatenate(scores),
-        probs=np.concatenate(probs) if probs else None,
+        score=score if score is not None else np.zeros(0, dtype=np.float32),
+        probs=probs,
         labels=np.asarray(split.labels),
         ids=[str(i) for i in split.ids],
     )

@@ -8,6 +8,8 @@ Modules:
 * `pipeline` — `MediaPipeline`: one extractor per modality + missing-modality detection;
 * `extract_dataset` — label.csv + clips (or transcripts only) -> dataset file (resumable);
 * `predict` — `predict_media` / `format_prediction`: clip -> a checkpoint's prediction;
+* `batch` — `predict_dir` (a folder of clips, one row each), `ClipPredictor`, `predict_clip`;
+* `quiet` — keeps third-party native log lines (MediaPipe/TFLite) off the terminal;
 * `provenance` — where datasets store their extractor configuration.
 
 Heavy libraries (torch, transformers, mediapipe, av) load only when used. The names below are
@@ -28,6 +30,9 @@ _LAZY = {
     "predict_media": "robustmsa.media.predict",
     "format_prediction": "robustmsa.media.predict",
     "result_to_json": "robustmsa.media.predict",
+    "predict_dir": "robustmsa.media.batch",
+    "predict_clip": "robustmsa.media.batch",
+    "ClipPredictor": "robustmsa.media.batch",
     "extractor_config": "robustmsa.media.provenance",
     "build_extractor": "robustmsa.media.registry",
     "extractor_names": "robustmsa.media.registry",

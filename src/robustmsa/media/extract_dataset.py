@@ -46,6 +46,11 @@ from robustmsa.media.pipeline import MediaPipeline
 log = logging.getLogger(__name__)
 
 
+class NoMediaError(DataError):
+    """A row of the label file has no media file in the folder (counted apart: a folder often
+    holds only some of a label file's clips)."""
+
+
 @dataclass
 class ExtractReport:
     """What an extraction run did.
@@ -58,6 +63,8 @@ class ExtractReport:
         n_failed: clips skipped because of an error (see ``failures``).
         failures: the ``failures.jsonl`` file (None for text-only runs).
         missing: modality -> number of clips where it is missing.
+        n_no_media: rows of the label file with no media file in the folder (skipped, listed
+            in ``failures`` too, not counted in ``n_failed``).
     """
 
     out: Path
@@ -67,6 +74,7 @@ class ExtractReport:
     n_failed: int
     failures: Path | None
     missing: dict[str, int]
+    n_no_media: int = 0
 
 
 def default_work_dir(out: str | os.PathLike) -> Path:
@@ -111,9 +119,10 @@ def _extract_clip(
 ):
     path = find_clip(media_root, row)
     if path is None:
-        raise DataError(
-            f"no media file for {row.id} under {media_root}/Raw/{row.video_id}/ or "
-            f"{media_root}/{row.video_id}/ (looked for {row.clip_id}.mp4 and other extensions)"
+        raise NoMediaError(
+            f"no media file for {row.id} under {media_root}/Raw/{row.video_id}/, "
+            f"{media_root}/{row.video_id}/ or {media_root}/ (looked for {row.clip_id}.mp4, "
+            f"{row.id}.mp4 and other extensions)"
         )
     if is_audio_only(path):
         return pipeline.extract(audio=path, transcript=row.text, words=words)
@@ -174,7 +183,7 @@ def extract_dataset(
     mods = tuple(pipeline.extractors)
     samples: list[Sample] = []
     missing = dict.fromkeys(mods, 0)
-    n_cached = n_failed = 0
+    n_cached = n_failed = n_no_media = 0
     bar = tqdm(rows, desc="extract", unit="clip", disable=not progress)
     for row in bar:
         part = work / part_name(row.id)
@@ -191,6 +200,12 @@ def extract_dataset(
                 meta = clip.summary()
         except ConfigError:
             raise
+        except NoMediaError as e:
+            n_no_media += 1
+            log.debug("skipping %s: %s", row.id, e)
+            with failures_path.open("a") as fh:
+                fh.write(json.dumps({"id": row.id, "line": row.line, "error": str(e)}) + "\n")
+            continue
         except Exception as e:  # noqa: BLE001 - a bad clip must not stop the run
             n_failed += 1
             reason = str(e) if isinstance(e, DataError) else f"{type(e).__name__}: {e}"
@@ -203,9 +218,15 @@ def extract_dataset(
             if not meta["modalities"][m]["present"]:
                 missing[m] += 1
         samples.append(Sample(row.id, row.label, row.split, feats))
+    if n_no_media:
+        log.warning(
+            "%d of the %d clips listed in %s have no media file under %s (ids in %s)",
+            n_no_media, len(rows), labels, root, failures_path,
+        )
     notes = (
         f"Extracted by robustmsa extract from {Path(labels).name}: {len(samples)} of {len(rows)} "
-        f"clips ({n_failed} failed, see {failures_path}); missing per modality: {missing}. "
+        f"clips ({n_failed} failed, {n_no_media} without a media file, see {failures_path}); "
+        f"missing per modality: {missing}. "
         + (
             "Sequences are aligned to words (one row per word in every modality, from the word "
             f"timings in {tdir}); "
@@ -227,7 +248,9 @@ def extract_dataset(
     log.info(
         "wrote %s: %d clips, %d failed, %d from cache", final, len(samples), n_failed, n_cached
     )
-    return ExtractReport(final, len(rows), len(samples), n_cached, n_failed, failures_path, missing)
+    return ExtractReport(
+        final, len(rows), len(samples), n_cached, n_failed, failures_path, missing, n_no_media
+    )
 
 
 def extract_text_dataset(

@@ -6,8 +6,10 @@ Two column layouts are accepted:
 * MOSI (MMCPanda): ``id, text, label, mode`` with ``id = {video_id}_{clip_id}``.
 
 ``mode`` is mapped to the project's split names: ``train`` -> train, ``dev``/``valid``/``val``
--> valid, ``test`` -> test. Clips are looked up at ``{root}/Raw/{video_id}/{clip_id}.{ext}`` and
-then ``{root}/{video_id}/{clip_id}.{ext}`` for the extensions in `CLIP_EXTENSIONS`.
+-> valid, ``test`` -> test. Clips are looked up at ``{root}/Raw/{video_id}/{clip_id}.{ext}``
+(MMSA-FET), then ``{root}/{video_id}/{clip_id}.{ext}`` and then the flat
+``{root}/{video_id}_{clip_id}.{ext}`` (how ``../shared/media`` ships its clips) for the
+extensions in `CLIP_EXTENSIONS`.
 """
 
 from __future__ import annotations
@@ -116,11 +118,14 @@ def read_label_csv(path: str | os.PathLike, *, limit: int | None = None) -> list
 def find_clip(
     root: str | os.PathLike, row: LabelRow, extensions: Sequence[str] = CLIP_EXTENSIONS
 ) -> Path | None:
-    """The media file of ``row`` under ``root`` (``Raw/{vid}/{clip}`` or ``{vid}/{clip}``)."""
+    """The media file of ``row`` under ``root``: ``Raw/{vid}/{clip}.ext``, ``{vid}/{clip}.ext``
+    or ``{vid}_{clip}.ext`` (flat folder), first found wins."""
     base = Path(root)
-    for folder in (base / "Raw" / row.video_id, base / row.video_id):
+    candidates = [base / "Raw" / row.video_id / row.clip_id, base / row.video_id / row.clip_id]
+    candidates.append(base / row.id)  # flat layout: {video_id}_{clip_id}.ext
+    for stem in candidates:
         for ext in extensions:
-            f = folder / f"{row.clip_id}{ext}"
+            f = stem.with_name(stem.name + ext)
             if f.is_file():
                 return f
     return None

@@ -38,6 +38,7 @@ from robustmsa.errors import ConfigError, DataError
 from robustmsa.media.align import Word, pool_to_words, words_digest
 from robustmsa.media.base import Extractor, ModalityFeatures
 from robustmsa.media.decode import decode_audio, probe_media
+from robustmsa.media.quiet import quiet_native
 from robustmsa.media.registry import DEFAULTS, build_extractor, build_from_description
 from robustmsa.types import MODALITIES
 
@@ -163,18 +164,23 @@ class MediaPipeline:
         return {m: int(ex.dim) for m, ex in self.extractors.items()}
 
     def load(self) -> None:
-        """Load every extractor's model now (otherwise each loads on first use)."""
-        for ex in self.extractors.values():
-            load = getattr(ex, "load", None)
-            if load is not None:
-                load()
+        """Load every extractor's model now (otherwise each loads on first use).
+
+        Third-party native log lines (MediaPipe/TFLite) are dropped unless ``robustmsa``
+        debug logging is on (`robustmsa.media.quiet`)."""
+        with quiet_native():
+            for ex in self.extractors.values():
+                load = getattr(ex, "load", None)
+                if load is not None:
+                    load()
 
     def close(self) -> None:
         """Release model resources held by the extractors."""
-        for ex in self.extractors.values():
-            close = getattr(ex, "close", None)
-            if close is not None:
-                close()
+        with quiet_native():
+            for ex in self.extractors.values():
+                close = getattr(ex, "close", None)
+                if close is not None:
+                    close()
 
     def __enter__(self) -> MediaPipeline:
         return self
@@ -204,6 +210,17 @@ class MediaPipeline:
             DataError: a given file is missing or cannot be decoded; an aligned pipeline got
                 no word timings.
         """
+        with quiet_native():
+            return self._extract(video=video, audio=audio, transcript=transcript, words=words)
+
+    def _extract(
+        self,
+        *,
+        video: str | os.PathLike | None,
+        audio: str | os.PathLike | None,
+        transcript: str | None,
+        words: list[Word] | None,
+    ) -> ClipFeatures:
         timings: dict[str, float] = {}
         mods: dict[str, ModalityFeatures] = {}
         vinfo = probe_media(video) if video is not None else None

@@ -102,6 +102,28 @@ def _load_predictor(checkpoint: str):
     return Predictor.from_checkpoint(checkpoint)
 
 
+def load_predictor(checkpoint: str | os.PathLike):
+    """The checkpoint's `Predictor` (loaded once; pass it to `predict_media` as ``predictor``)."""
+    return _load_predictor(str(checkpoint))
+
+
+def pipeline_for(
+    checkpoint: str | os.PathLike, predictor: Any, text_model: str | None = None
+) -> MediaPipeline:
+    """The feature extractors ``predictor``'s model was trained with (models not loaded yet;
+    pass it to `predict_media` as ``pipeline`` to load them once for many clips)."""
+    info = _info_dict(predictor)
+    ckpt_ext = extractor_config(predictor) or extractor_config(info)
+    dims = (info or {}).get("dims", {})
+    mods = [m for m in MODALITIES if m in dims] if dims else list(MODALITIES)
+    return _build_pipeline(str(checkpoint), mods, ckpt_ext, text_model)
+
+
+def model_info(predictor: Any) -> dict[str, Any]:
+    """The dataset info of ``predictor``'s model as a dict (``dims``, ``score_range``...)."""
+    return _info_dict(predictor) or {}
+
+
 def _info_dict(predictor: Any) -> dict[str, Any] | None:
     for attr in ("info", "info_", "dataset_info", "data_info"):
         v = getattr(predictor, attr, None)
@@ -176,6 +198,8 @@ def predict_media(
     pipeline: MediaPipeline | None = None,
     predictor: Any | None = None,
     return_features: bool = False,
+    clip_id: str | None = None,
+    band: float | None = None,
 ) -> dict[str, Any]:
     """Sentiment of a raw clip with the model in ``checkpoint``.
 
@@ -191,12 +215,16 @@ def predict_media(
         predictor: an already-loaded predictor (``checkpoint`` is then only used in messages).
         return_features: also return the feature arrays given to the model (``features``);
             without them the result is JSON-serialisable as is.
+        clip_id: the clip's id, checked against the model card's training/validation ids
+            (default: the file name's stem).
+        band: half-width of the neutral band (default `neutral_band` of the score range).
 
     Returns:
         ``score``, ``probs``, ``class_names``; ``present`` (modality -> bool) and ``missing``
         (modality -> reason) for the model's modalities; ``modalities`` (per modality: present,
         used, reason, shape, stats); ``inputs``, ``extractors``, ``timings``, ``checkpoint``,
-        ``score_range``; with ``return_features``, ``features`` (modality -> (T, D) array as
+        ``score_range``; ``polarity``, ``neutral_band``, ``clip_id``, ``model_split``
+        (`annotate`); with ``return_features``, ``features`` (modality -> (T, D) array as
         given to the model).
 
     Raises:
@@ -297,6 +325,7 @@ def predict_media(
             **{f"extract_{k}": round(v, 4) for k, v in clip.timings.items()},
         },
     }
+    annotate(result, checkpoint, clip_id=clip_id or clip_id_of(video, audio), band=band)
     if return_features:
         result["features"] = features
     return result
@@ -319,12 +348,60 @@ def result_to_json(result: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in result.items() if k != "features"}
 
 
-def _sentiment_word(score: float) -> str:
-    if score > 0:
-        return "positive"
-    if score < 0:
-        return "negative"
-    return "neutral"
+def neutral_band(score_range: tuple[float, float] | list[float] | None) -> float:
+    """Half-width of the neutral band: scores with ``|score| <= band`` are called neutral.
+
+    The band is the set of scores that round to the neutral point 0 of a 7-point integer scale
+    spanning the model's score range, i.e. ``hi / 6``: ``0.5`` on MOSI/MOSEI's [-3, 3] (exactly
+    the scores MMSA's Acc-7 bins as class 0), ``1/6`` on SIMS' [-1, 1].
+    """
+    lo, hi = score_range if score_range is not None else (-3.0, 3.0)
+    return float(max(abs(lo), abs(hi)) / 6.0)
+
+
+def polarity(score: float, band: float) -> str:
+    """``negative`` / ``neutral`` / ``positive`` with the neutral band ``|score| <= band``."""
+    if abs(score) <= band:
+        return "neutral"
+    return "positive" if score > 0 else "negative"
+
+
+def clip_id_of(video: str | os.PathLike | None, audio: str | os.PathLike | None) -> str | None:
+    """The clip id a file name gives (``Oz06ZWiO20M_6.mp4`` -> ``Oz06ZWiO20M_6``)."""
+    src = video if video is not None else audio
+    return Path(src).stem if src is not None else None
+
+
+def annotate(
+    result: dict[str, Any],
+    checkpoint: str | os.PathLike,
+    *,
+    clip_id: str | None,
+    band: float | None = None,
+) -> dict[str, Any]:
+    """Add ``polarity``, ``neutral_band``, ``clip_id`` and ``model_split`` (the split of the
+    model's own data that holds ``clip_id``, from the model card next to the checkpoint:
+    ``"train"``, ``"valid"`` or None) to a prediction ``result`` (in place; returned)."""
+    from robustmsa.zoo import split_of
+
+    b = neutral_band(result.get("score_range")) if band is None else float(band)
+    result["polarity"] = polarity(result["score"], b)
+    result["neutral_band"] = b
+    result["clip_id"] = clip_id
+    result["model_split"] = split_of(checkpoint, clip_id) if clip_id else None
+    return result
+
+
+def split_note(result: dict[str, Any]) -> str | None:
+    """A warning line when the clip belongs to the model's own training/validation data."""
+    where = result.get("model_split")
+    if not where:
+        return None
+    what = "training" if where == "train" else "validation (model selection)"
+    return (
+        f"Note: clip {result['clip_id']} is in this model's {what} split (see its model card): "
+        f"this score is not a held-out estimate."
+    )
 
 
 def _shape_text(m: str, info: dict[str, Any]) -> str:
@@ -346,9 +423,12 @@ def _shape_text(m: str, info: dict[str, Any]) -> str:
 def format_prediction(result: dict[str, Any]) -> str:
     """Human-readable rendering: score, class probabilities, modalities used / missing + why."""
     lo, hi = result.get("score_range") or (-3.0, 3.0)
+    band = result.get("neutral_band")
+    band = neutral_band((lo, hi)) if band is None else band
+    word = result.get("polarity") or polarity(result["score"], band)
     lines = [
-        f"Sentiment score: {result['score']:+.3f} ({_sentiment_word(result['score'])}; "
-        f"scale {lo:g} to {hi:g})"
+        f"Sentiment score: {result['score']:+.3f} ({word}; scale {lo:g} to {hi:g}, "
+        f"neutral when |score| <= {band:.3g})"
     ]
     probs, names = result.get("probs"), result.get("class_names")
     if probs:
@@ -367,6 +447,9 @@ def format_prediction(result: dict[str, Any]) -> str:
             lines.append(f"  {m:<7} -        {info['reason']}")
         else:
             lines.append(f"  {m:<7} MISSING  {info['reason']}")
+    note = split_note(result)
+    if note:
+        lines.append(note)
     tm = result.get("timings", {})
     if tm:
         lines.append(

@@ -139,6 +139,10 @@ class FaceMeshVisionExtractor(Extractor):
             min_detection_confidence=self.config.min_detection_confidence,
             min_tracking_confidence=self.config.min_tracking_confidence,
         )
+        # one blank frame now, so the graph's native start-up (and its log lines, which
+        # robustmsa.media.quiet keeps off the terminal) happens inside load(); extract_frames
+        # resets the tracking state before every clip
+        self._mesh.process(np.zeros((64, 64, 3), dtype=np.uint8))
 
     def close(self) -> None:
         """Release the FaceMesh graph."""

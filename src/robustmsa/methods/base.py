@@ -54,15 +54,21 @@ class Method(nn.Module):
         Config: the method's hyper-parameter dataclass.
         train_requires: modalities the method cannot train without: a training split where no
             sample has one of them is refused with one line naming it
-            (`robustmsa.data.natural.check_trainable`); ``train_requires_why`` says why.
+            (`robustmsa.data.natural.check_trainable`); ``train_requires_why`` says why. A
+            class attribute, or set on the instance when the config decides it (MCTN's
+            source, TransM's pivot).
+        group_batches: True when the method models the samples of one group (the utterances
+            of a video) together: the trainer and the evaluator then build batches of whole
+            groups (`robustmsa.data.groups.batch_rows`), and training needs a grouped dataset.
     """
 
     name: ClassVar[str] = ""
     teacher_mode: ClassVar[str] = "none"
     train_missing: ClassVar[str | None] = None
     Config: ClassVar[type] = NoConfig
-    train_requires: ClassVar[tuple[str, ...]] = ()
-    train_requires_why: ClassVar[str] = ""
+    train_requires: tuple[str, ...] = ()  # may be set per instance (docstring)
+    train_requires_why: str = ""
+    group_batches: ClassVar[bool] = False
     # Conditions on which the validation score used for model selection is averaged.
     select_conditions: ClassVar[tuple[str, ...]] = ("complete", "t", "a", "v", "ta", "tv", "av")
 
@@ -94,6 +100,13 @@ class Method(nn.Module):
 
     def new_backbone(self) -> MultimodalNet:
         return MultimodalNet(self.info.dims, self.task.num_outputs, self.model_cfg)
+
+    def new_encoders(self) -> MultimodalNet:
+        """The backbone's per-modality encoders and pooling (``.encode(batch)``; parameter
+        names as in the teacher) without its task head, for methods with their own fusion."""
+        net = self.new_backbone()
+        net.head = nn.Identity()
+        return net
 
     # --- the interface the trainer / evaluator use --------------------------------------
     def forward(self, batch: Batch) -> MethodOutput:  # pragma: no cover - abstract

@@ -13,6 +13,8 @@ Conditions are written as short strings (``robustmsa evaluate --condition ...``)
 | ``lnln`` / ``lnln:MAX`` | `LNLNTrain` |
 | ``mrm`` | `MRM` (CorrKD training sampler) |
 | ``text_substitute`` | `TextSubstitute` (DFSD "text missing with substitute") |
+| ``random_subset`` / ``random_subset:t/ta/av`` | `RandomSubset` (MMIN training: one of the 6 incomplete subsets) |
+| ``severe:text=0.9`` | `SevereMissing` (SMIL training: text absent for 90 % of the samples, fixed across epochs) |
 """
 
 from __future__ import annotations
@@ -33,7 +35,9 @@ from robustmsa.missing.protocols import (
     FrameDrop,
     LNLNTrain,
     ModalityRandomDrop,
+    RandomSubset,
     SampleModalityRate,
+    SevereMissing,
     Subset,
     TextSubstitute,
     all_subsets,
@@ -43,8 +47,9 @@ from robustmsa.missing.protocols import (
 
 __all__ = [
     "MRM", "BlockDrop", "Complete", "FrameDrop", "LNLNTrain", "MissingMask",
-    "ModalityRandomDrop", "SampleModalityRate", "Subset", "TextSubstitute", "all_subsets",
-    "apply_missing", "coverage", "draw_mask", "draw_split_mask", "parse_condition", "parse_subset", "stable_hash",
+    "ModalityRandomDrop", "RandomSubset", "SampleModalityRate", "SevereMissing", "Subset",
+    "TextSubstitute", "all_subsets", "apply_missing", "coverage", "draw_mask", "draw_split_mask",
+    "parse_condition", "parse_subset", "stable_hash",
     "subset_name",
 ]
 
@@ -114,6 +119,10 @@ def _parse_condition(cond: str):
         return LNLNTrain(_float(rest, c)) if rest else LNLNTrain()
     if c == "mrm":
         return MRM()
+    if head == "random_subset":
+        return RandomSubset(tuple(p for p in rest.split("/") if p) if rest else ())
+    if head == "severe":
+        return SevereMissing(_pairs(rest, c))
     if c == "text_substitute":
         return TextSubstitute()
     try:
@@ -121,5 +130,5 @@ def _parse_condition(cond: str):
     except ValueError:
         raise ValueError(
             f"unknown condition {cond!r}; use complete, t/a/v/ta/tv/av/tav, frame:P, block:P, "
-            "eta:E, mdrop:m=r,..., lnln, mrm, text_substitute"
+            "eta:E, mdrop:m=r,..., lnln, mrm, random_subset, severe:m=r,..., text_substitute"
         ) from None

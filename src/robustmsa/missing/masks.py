@@ -109,7 +109,8 @@ def draw_mask(
         seq_lens: modality -> padded length T_m of the arrays the mask will be applied to.
         seed: the evaluation (or training) mask seed.
         split: split name, part of the seed.
-        salt: extra key material (the trainer passes the epoch).
+        salt: extra key material (the trainer passes the epoch); ignored by samplers with
+            ``static = True`` (data that is missing, not re-drawn every epoch).
         valid: optional modality -> (N, T_m) bool explicit frame masks (`MSASplit.frame_valid`
             rows of the same samples); modalities without one use the first ``lengths``
             frames. Samplers then draw in valid-frame order (module docstring).
@@ -121,7 +122,7 @@ def draw_mask(
     present = np.zeros((n, len(mods)), dtype=bool)
     requested = np.zeros((n, len(mods)), dtype=bool)
     keep = {m: np.zeros((n, seq_lens[m]), dtype=bool) for m in mods}
-    key = sampler.key + (f"|{salt}" if salt else "")
+    key = sampler.key + (f"|{salt}" if salt and not getattr(sampler, "static", False) else "")
     for i in range(n):
         rng = sample_rng(seed, split, str(ids[i]), key)
         row_len = {m: int(lengths[m][i]) for m in mods}

@@ -10,18 +10,23 @@
 | `ModalityRandomDrop(rates)` | each modality dropped whole with its own probability, >= 1 kept | MMSA/LNLN "modality missing" ablations |
 | `LNLNTrain()` | per-sample, per-modality frame rate ~ U(0,1); half the samples complete | LNLN training |
 | `MRM()` | random available subset + random intra-modality ratio | CorrKD's Modality Random Missing |
+| `RandomSubset()` | one of the 6 incomplete subsets, uniformly, per sample | MMIN training |
+| `SevereMissing(rates)` | a modality absent for a fixed fraction of the samples, the same every epoch | SMIL training |
 
 All samplers draw from the generator they are handed (see `missing.masks.draw_mask`), never
 from global state; ``key`` identifies the condition in the seed. ``is_random`` says whether the
 mask depends on the seed at all (subsets and ``complete`` do not, so averaging them over mask
 seeds changes nothing); ``empties_all`` whether every clip is left with no input (frame or
-block drop at rate 1.0), the end point reports keep apart from areas under curves.
+block drop at rate 1.0), the end point reports keep apart from areas under curves. A sampler
+with ``static = True`` describes data that *is* missing rather than simulated dropout: the
+trainer's per-epoch salt is ignored, so a sample keeps the same mask in every epoch.
 """
 
 from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -398,3 +403,88 @@ class TextSubstitute:
         return ({m: m != "text" for m in seq_lens}, {m: np.ones(seq_lens[m], bool) for m in seq_lens})
 
 
+
+
+@dataclass(frozen=True)
+class RandomSubset:
+    """MMIN's training missingness: each sample keeps one of ``subsets`` (default: the 2^M - 2
+    incomplete non-empty subsets, i.e. the six conditions t, a, v, ta, tv, av), uniformly; the
+    complete condition is never drawn unless listed. No frames are dropped.
+
+    Natural missingness: the draw is among what the sample has (length > 0). By default every
+    non-empty subset of its modalities that is incomplete for the data (a sample without text
+    draws among a, v, av; a complete sample among the six, unchanged); listed subsets are cut
+    to the sample's modalities, empty ones skipped, and a sample none of them fits keeps one
+    of its own modalities, chosen uniformly. A naturally absent modality is never asked for.
+
+    Args:
+        subsets: subset names (``("t", "ta")``); empty = every incomplete non-empty subset of
+            the data's modalities.
+    """
+
+    subsets: tuple[str, ...] = ()
+    is_random = True
+    empties_all = False
+
+    def __post_init__(self) -> None:
+        for name in self.subsets:
+            parse_subset(name)
+
+    @property
+    def key(self) -> str:
+        names = "/".join(subset_name(parse_subset(n)) for n in self.subsets)
+        return f"random_subset:{names}"
+
+    def draw_row(self, rng, lengths, seq_lens) -> Row:
+        mods = tuple(seq_lens)
+        have = tuple(m for m in mods if lengths[m] > 0) or mods  # what the sample has
+        if self.subsets:
+            cut = [tuple(m for m in parse_subset(n) if m in have) for n in self.subsets]
+            subs = [sub for sub in cut if sub] or [(m,) for m in have]
+        else:
+            subs = [sub for sub in all_subsets(have) if len(sub) < len(mods)] or [have]
+        sub = subs[int(rng.integers(len(subs)))]
+        return ({m: m in sub for m in mods}, {m: np.ones(seq_lens[m], bool) for m in mods})
+
+
+@dataclass(frozen=True)
+class SevereMissing:
+    """SMIL's "severely missing" training data: modality m is absent for a fraction r_m of the
+    samples (each sample independently with probability r_m), **fixed per sample**: the mask
+    depends on (seed, split, sample id) only, not on the epoch (``static``), so the model never
+    sees the removed features. At least one modality the sample has (length > 0) is kept: if
+    the draw removed all of them, the one of them with the lowest rate (first in canonical
+    order) is kept; a naturally absent modality is never the one kept. Complete samples'
+    draws are those of complete data. No frames are dropped.
+
+    Args:
+        rates: (modality, rate) pairs, e.g. ``(("text", 0.9),)`` for SMIL's MOSI loader
+            (text kept for 10 % of the training samples).
+    """
+
+    rates: tuple[tuple[str, float], ...]
+    static: ClassVar[bool] = True
+    is_random = True
+    empties_all = False
+
+    def __post_init__(self) -> None:
+        if not self.rates:
+            raise ValueError("severe needs at least one MODALITY=RATE")
+        for m, r in self.rates:
+            if m not in MODALITIES:
+                raise ValueError(f"unknown modality {m!r}")
+            _check_rate(f"rate for {m}", r)
+
+    @property
+    def key(self) -> str:
+        return "severe:" + ",".join(f"{m}={r:g}" for m, r in self.rates)
+
+    def draw_row(self, rng, lengths, seq_lens) -> Row:
+        mods = list(seq_lens)
+        rates = dict(self.rates)
+        u = rng.random(len(mods))
+        pres = {m: bool(u[i] >= rates.get(m, 0.0)) for i, m in enumerate(mods)}
+        have = [m for m in mods if lengths[m] > 0] or mods
+        if not any(pres[m] for m in have):
+            pres[min(have, key=lambda m: (rates.get(m, 0.0), mods.index(m)))] = True
+        return (pres, {m: np.ones(seq_lens[m], bool) for m in mods})
