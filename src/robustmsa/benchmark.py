@@ -38,6 +38,7 @@ from robustmsa.data import load_data
 from robustmsa.data.cv import benchmark_folds, cv_spec, fold_for
 from robustmsa.data.schema import MSADataset
 from robustmsa.engine.builder import method_class
+from robustmsa.engine.diagnostics import write_benchmark_balance
 from robustmsa.engine.trainer import Trainer
 from robustmsa.errors import ConfigError
 from robustmsa.evaluation.api import evaluate_method, run_label
@@ -175,9 +176,13 @@ def run_benchmark(bc: BenchmarkConfig, data: MSADataset | None = None) -> Path:
     (out / "cost_profile.json").write_text(json.dumps(profiles, indent=1))
     (out / "costs.json").write_text(json.dumps(costs, indent=1))
     cv = bool(datasets[0].info.cv)
+    folds = [d.info.cv["fold"] for d in datasets] if cv else None
+    write_benchmark_balance(out, [r.name for r in bc.runs], bc.seeds, folds=folds)  # loss_balance.md / .json
     report = write_report(records, out, title=bc.title, costs=costs_avg, metric=bc.metric or None,
                           preamble=f"Config: `{out / 'benchmark.yaml'}`. Seeds: {bc.seeds}."
-                          + (f" CV folds: {[d.info.cv['fold'] for d in datasets]}." if cv else ""),
+                          + (f" CV folds: {folds}." if cv else "")
+                          + " Loss balance with the acting / inert verdict per distinctive term: "
+                          "`loss_balance.md`.",
                           data=datasets if cv else datasets[0],
                           task=Task.build(base.task.kind, datasets[0].info), balance=balance,
                           compare_to={r.name: r.compare_to for r in bc.runs if r.compare_to})

@@ -88,7 +88,11 @@ class TrainConfig:
     weight_decay: Adam weight decay (unknown in the paper; 0).
     grad_clip: max gradient norm (MulT default 0.8-1.0); 0 disables.
     patience: early-stopping patience in epochs on the validation selection score.
-    select_metric: validation metric used for model selection (higher is better, except MAE).
+    select_metric: validation metric used for model selection (higher is better, except MAE,
+        which is lower is better; logged as itself with its direction).
+    min_delta: an epoch becomes the best one only if it improves the selection score by more
+        than this (ties and smaller gains keep the earlier epoch); see
+        `robustmsa.engine.selection` for why 1e-4.
     select_conditions: conditions averaged for selection; empty = the method's default
         (teacher: complete; students: complete + the 6 incomplete subsets).
     missing: training missingness condition for student methods; empty = method default
@@ -97,6 +101,9 @@ class TrainConfig:
     progress: show a progress bar.
     log_every: write a step record to metrics.jsonl every N steps.
     device: "cpu", "cuda", "cuda:N" or "auto" (CUDA when available).
+    loss_balance: measure each loss term's value, gradient norm and share of the update on a
+        fixed training batch before the first step and after every epoch
+        (`robustmsa.engine.diagnostics`; never changes the training trajectory).
     """
 
     epochs: int = 50
@@ -106,12 +113,14 @@ class TrainConfig:
     grad_clip: float = 1.0
     patience: int = 10
     select_metric: str = "F1"
+    min_delta: float = 1e-4
     select_conditions: list[str] = field(default_factory=list)
     missing: str = ""
     valid_mask_seed: int = 0
     progress: bool = True
     log_every: int = 1
     device: str = "cpu"
+    loss_balance: bool = True
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "patience", "log_every"):
@@ -125,6 +134,8 @@ class TrainConfig:
                 raise ConfigError(f"train.{name} must be a finite number >= 0; got {v}")
         if self.valid_mask_seed < 0:
             raise ConfigError(f"train.valid_mask_seed must be >= 0; got {self.valid_mask_seed}")
+        if not (math.isfinite(self.min_delta) and self.min_delta >= 0):
+            raise ConfigError(f"train.min_delta must be a finite number >= 0; got {self.min_delta}")
         if not self.select_metric.strip():
             raise ConfigError("train.select_metric must not be empty")
         if not DEVICE_PATTERN.fullmatch(self.device):

@@ -18,7 +18,7 @@ from robustmsa.config import ExperimentConfig, dataclass_from_dict
 from robustmsa.data.dataset import collate_rows
 from robustmsa.data.prepare import check_data_fits, checkpoint_info, prepare_for_checkpoint
 from robustmsa.data.schema import MSADataset, MSASplit
-from robustmsa.engine.builder import build_method
+from robustmsa.engine.builder import build_method, checkpoint_config
 from robustmsa.engine.checkpoint import load_checkpoint
 from robustmsa.errors import CheckpointError, ConfigError, DataError
 from robustmsa.methods import Method
@@ -27,15 +27,19 @@ from robustmsa.types import MODALITIES, Batch
 __all__ = ["Predictor", "check_data_fits", "load_method"]
 
 
-def load_method(path: str | Path, device: str | torch.device = "cpu") -> tuple[Method, dict]:
+def load_method(path: str | Path, device: str | torch.device = "cpu",
+                missing_input: str | None = None) -> tuple[Method, dict]:
     """(method in eval mode, checkpoint dict) from a ``best.pt`` / ``last.pt``.
 
     The method remembers its checkpoint (``method.checkpoint_``, ``method.checkpoint_path_``)
     so `robustmsa.evaluation.api.evaluate_method` prepares raw data for it by itself.
+    ``missing_input`` runs the weights under another missing-input convention ("zeros" |
+    "mask"; default: the one the checkpoint was trained with, "mask" for checkpoints older
+    than the option).
     """
     ck = load_checkpoint(path)
     try:
-        cfg = dataclass_from_dict(ExperimentConfig, ck["config"], "config")
+        cfg = dataclass_from_dict(ExperimentConfig, checkpoint_config(ck, missing_input), "config")
     except ConfigError as e:
         raise CheckpointError(f"{path}: field 'config': {e}") from None
     info = checkpoint_info(ck, str(path))

@@ -112,10 +112,20 @@ class MethodOutput:
     Attributes:
         loss: the scalar to back-propagate (already weighted and summed by the method).
         losses: every named component, unweighted, for logging (detached by the trainer).
+        weights: the weight each named component has in ``loss`` at this step, so that
+            ``loss == sum(weights[k] * losses[k] for k in losses)`` (a warm-up ramp is part of
+            the weight). A term missing from ``weights`` has weight 1; a logged-only term has
+            weight 0. The trainer's loss-balance diagnostics (`robustmsa.engine.diagnostics`)
+            rely on this identity; the method contract tests check it for every method.
     """
 
     loss: Tensor
     losses: dict[str, Tensor]
+    weights: dict[str, float] = field(default_factory=dict)
+
+    def weight(self, name: str) -> float:
+        """Weight of term ``name`` in ``loss`` (1 when not stated)."""
+        return float(self.weights.get(name, 1.0))
 
 
 @dataclass

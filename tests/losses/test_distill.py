@@ -147,3 +147,84 @@ def test_mi_estimator_learns_dependence():
         dep = float(mi_jsd_estimate(stat, x, x, derangement(256)))
         indep = float(mi_jsd_estimate(stat, x, torch.randn_like(x), derangement(256)))
     assert dep > -0.6 and dep > indep + 1.0  # untrained: about -2 log 2
+
+
+def naive_scd_general(hs, ht, eta, keep, normalize):
+    """Loops: student i compares on its kept dims (both sides), optionally normalised."""
+    n = hs.shape[0]
+    rows = [i for i in range(n) if keep[i].any()]
+    def dist(i, j):
+        a, b = hs[i][keep[i]], ht[j][keep[i]]
+        if normalize:
+            a, b = a / a.norm(), b / b.norm()
+        return float(torch.linalg.norm(a - b))
+    pos = sum(dist(i, i) ** 2 for i in rows) / len(rows)
+    negs = [max(0.0, eta - dist(i, j)) ** 2 for i in rows for j in range(n) if j != i]
+    return pos + sum(negs) / len(negs)
+
+
+def naive_cpd_keep(hs, ht, y, keep):
+    classes = sorted(set(y.tolist()))
+    def protos(h):
+        return {k: torch.stack([h[i] for i in range(len(y)) if y[i] == k]).mean(0) for k in classes}
+    ps, pt = protos(hs), protos(ht)
+    rows = [i for i in range(len(y)) if keep[i].any()]
+    tot = 0.0
+    for i in rows:
+        k_i = keep[i]
+        for k in classes:
+            a, p = hs[i][k_i], ps[k][k_i]
+            b, q = ht[i][k_i], pt[k][k_i]
+            tot += (float(a @ p / (a.norm() * p.norm())) - float(b @ q / (b.norm() * q.norm()))) ** 2
+    return tot / (len(rows) * len(classes))
+
+
+@pytest.mark.parametrize("normalize", [False, True])
+@pytest.mark.parametrize("n,eta", [(2, 0.5), (6, 1.0), (7, 3.0)])
+def test_scd_blocks_and_normalised_match_naive(n, eta, normalize):
+    g = torch.Generator().manual_seed(10 + n)
+    hs = torch.randn(n, 6, generator=g, dtype=torch.float64)
+    ht = torch.randn(n, 6, generator=g, dtype=torch.float64)
+    present = torch.rand(n, 3, generator=g) > 0.4
+    present[0] = torch.tensor([True, False, True])
+    keep = present.repeat_interleave(2, dim=1)  # 3 blocks of 2 dims
+    got = float(scd_loss(hs, ht, eta, keep, normalize))
+    assert math.isclose(got, naive_scd_general(hs, ht, eta, keep, normalize), rel_tol=1e-9)
+    # every dim kept, not normalised: the original SCD
+    full = torch.ones_like(keep)
+    assert math.isclose(float(scd_loss(hs, ht, eta, full)), naive_scd(hs, ht, eta), rel_tol=1e-9)
+
+
+def test_scd_blocks_degenerate():
+    hs = torch.randn(3, 4, requires_grad=True)
+    ht = torch.randn(3, 4)
+    none = torch.zeros(3, 4, dtype=torch.bool)
+    z = scd_loss(hs, ht, 1.0, none, True)
+    assert float(z.detach()) == 0.0
+    z.backward()
+    assert torch.equal(hs.grad, torch.zeros_like(hs))
+    # an absent block's values cannot change the loss
+    keep = torch.tensor([[1, 1, 0, 0]] * 3).bool()
+    a = scd_loss(hs, ht, 1.0, keep)
+    hs2 = hs.detach().clone()
+    hs2[:, 2:] += 100.0
+    assert torch.allclose(a, scd_loss(hs2, ht, 1.0, keep))
+    # normalised: identical directions give 0 positive distance, margin <= 2 bounds negatives
+    h = torch.randn(4, 5)
+    assert float(scd_loss(3 * h, h, 1e-3, normalize=True)) == pytest.approx(0.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("classes", [[0, 1, 0, 1, 1], [0, 1, 2, 2, 0, 1, 1]])
+def test_cpd_blocks_match_naive(classes):
+    y = torch.tensor(classes)
+    g = torch.Generator().manual_seed(len(classes))
+    hs = torch.randn(len(y), 6, generator=g, dtype=torch.float64)
+    ht = torch.randn(len(y), 6, generator=g, dtype=torch.float64)
+    present = torch.rand(len(y), 3, generator=g) > 0.4
+    present[:, 0] = True
+    present[-1] = False  # a row with nothing kept is left out
+    keep = present.repeat_interleave(2, dim=1)
+    assert math.isclose(float(cpd_loss(hs, ht, y, keep)), naive_cpd_keep(hs, ht, y, keep), rel_tol=1e-9)
+    assert math.isclose(float(cpd_loss(hs, ht, y, torch.ones_like(keep))),
+                        float(cpd_loss(hs, ht, y)), rel_tol=1e-9)
+    assert float(cpd_loss(hs, ht, y, torch.zeros_like(keep))) == 0.0

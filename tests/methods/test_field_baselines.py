@@ -179,7 +179,14 @@ def test_mctn_uses_the_source_only(data, teacher_ckpt):
     no_targets = m.predict(apply_missing(b, masked(b, "t"))).score
     assert torch.allclose(base, no_targets)
     no_source = m.predict(apply_missing(b, masked(b, "av"))).score
-    assert torch.allclose(no_source, no_source[:1].expand(8))  # zero source: one prediction
+    # zero source: one prediction per source length ("zeros" pools over the true length)
+    lens = b.lengths["text"]
+    for n in lens.unique():
+        same = no_source[lens == n]
+        assert torch.allclose(same, same[:1].expand_as(same))
+    m_mask = build("mctn", data, teacher_ckpt, "model.missing_input=mask").eval()
+    no_source = m_mask.predict(apply_missing(b, masked(b, "av"))).score
+    assert torch.allclose(no_source, no_source[:1].expand(8))  # "mask": one prediction
 
 
 def test_gcnet_predictions_use_whole_videos_only(data, teacher_ckpt):

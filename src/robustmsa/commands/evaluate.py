@@ -24,6 +24,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--condition", action="append", default=[], help="extra condition (repeatable)")
     p.add_argument("--mask-seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--out", default="runs/evaluation", help="output directory")
+    p.add_argument("--missing-input", choices=["zeros", "mask"], default=None,
+                   help="run the checkpoints under this missing-input convention (default: the "
+                   "one each was trained with; recorded in results.json)")
     p.set_defaults(func=run)
 
 
@@ -89,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
     data = load_data(source, seed=seed)  # raw: each checkpoint's statistics are applied to it
     records, _ = evaluate(args.checkpoint, data, names=args.name, protocols=protocols,
                           conditions=args.condition, mask_seeds=args.mask_seeds, split=args.split,
-                          progress=lambda line: print(line, file=sys.stderr, flush=True))
+                          progress=lambda line: print(line, file=sys.stderr, flush=True),
+                          missing_input=args.missing_input)
     task = Task.from_dict(load_checkpoint(args.checkpoint[0])["task"])
     datasets = evaluated_datasets(args.checkpoint, data)
     report = write_report(records, args.out, title=f"Evaluation on {data.info.name} [{args.split}]",

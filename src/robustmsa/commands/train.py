@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         print("\n".join("  " + s for s in _describe(cls.Config)) or "  (none)")
         return 0
     from robustmsa.engine.distributed import process_group_from_env
+    from robustmsa.engine.selection import Selection
 
     cfg = load_config(args.config, args.overrides)
     out = args.out or f"runs/{cfg.name or cfg.method}-seed{cfg.seed}"
@@ -63,6 +64,9 @@ def run(args: argparse.Namespace) -> int:
     if rank != 0:
         return 0
     print(json.dumps({"run_dir": str(res.run_dir), "best_epoch": res.best_epoch,
-                      "best_valid_score": res.best_score, "epochs": res.epochs_run,
+                      "best_valid_score": res.best_score,
+                      "select_metric": cfg.train.select_metric,
+                      "direction": Selection(cfg.train.select_metric, ()).direction,
+                      "epochs": res.epochs_run,
                       "seconds_per_epoch": res.seconds_per_epoch}, indent=2))
     return 0

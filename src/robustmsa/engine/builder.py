@@ -19,6 +19,25 @@ def method_class(name: str) -> type[Method]:
 
 
 REGULARISATION_FIELDS = frozenset({"dropout", "embed_dropout"})
+# model fields that are not architecture: the same weights run under any value
+NON_ARCHITECTURE_FIELDS = REGULARISATION_FIELDS | {"missing_input"}
+# checkpoints written before `model.missing_input` existed ran the "mask" convention
+LEGACY_MISSING_INPUT = "mask"
+
+
+def checkpoint_config(ck: dict, missing_input: str | None = None) -> dict:
+    """The experiment-config dict of checkpoint ``ck``, with defaults that differ for old
+    checkpoints filled in (``model.missing_input = "mask"`` when absent) and an optional
+    ``missing_input`` override (evaluation under the other convention)."""
+    if not isinstance(ck.get("config"), dict) or not isinstance(ck["config"].get("model", {}), dict):
+        return ck.get("config")  # not a config: the caller's validation names the field
+    cfg = dict(ck["config"])
+    model = dict(cfg.get("model", {}))
+    model.setdefault("missing_input", LEGACY_MISSING_INPUT)
+    if missing_input is not None:
+        model["missing_input"] = missing_input
+    cfg["model"] = model
+    return cfg
 
 
 def load_teacher_net(path: str, info: DatasetInfo, task: Task, model: BackboneConfig) -> MultimodalNet:
@@ -32,14 +51,16 @@ def load_teacher_net(path: str, info: DatasetInfo, task: Task, model: BackboneCo
         )
     if ck["task"]["kind"] != task.kind:
         raise CheckpointError(f"{path}: teacher task {ck['task']['kind']!r} != {task.kind!r}")
-    # dropout rates are regularisation, not architecture: a frozen teacher runs in eval mode
-    arch = {k: v for k, v in to_dict(model).items() if k not in REGULARISATION_FIELDS}
-    t_arch = {k: v for k, v in ck["config"]["model"].items() if k not in REGULARISATION_FIELDS}
+    # dropout rates are regularisation, not architecture: a frozen teacher runs in eval mode;
+    # missing_input is an input convention: the teacher runs under the student's
+    arch = {k: v for k, v in to_dict(model).items() if k not in NON_ARCHITECTURE_FIELDS}
+    t_arch = {k: v for k, v in ck["config"]["model"].items() if k not in NON_ARCHITECTURE_FIELDS}
     if t_arch != arch:
         diff = ", ".join(f"model.{k}: teacher {t_arch.get(k)!r}, student {arch.get(k)!r}"
                          for k in sorted(set(arch) | set(t_arch)) if arch.get(k) != t_arch.get(k))
         raise CheckpointError(f"{path}: teacher architecture differs from the student's ({diff})")
-    t_model = dataclass_from_dict(BackboneConfig, ck["config"]["model"], f"{path}: model")
+    t_model = dataclass_from_dict(BackboneConfig, checkpoint_config(ck, model.missing_input)["model"],
+                                  f"{path}: model")
     net = MultimodalNet(info.dims, task.num_outputs, t_model)
     net.load_state_dict(ck["student"])
     return net

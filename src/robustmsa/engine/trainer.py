@@ -54,6 +54,8 @@ from robustmsa.engine import distributed as ddp
 from robustmsa.engine import rundir
 from robustmsa.engine.builder import build_method
 from robustmsa.engine.checkpoint import load_checkpoint, save_checkpoint
+from robustmsa.engine.diagnostics import BalanceTracker
+from robustmsa.engine.selection import LOWER_IS_BETTER, Selection
 from robustmsa.errors import (
     CheckpointError,
     ConfigError,
@@ -68,7 +70,7 @@ from robustmsa.methods import Method
 from robustmsa.missing import draw_mask, parse_condition
 
 logger = logging.getLogger(__name__)
-LOWER_IS_BETTER = {"MAE"}
+__all__ = ["LOWER_IS_BETTER", "FitResult", "Trainer", "train"]
 
 
 @dataclass
@@ -194,15 +196,10 @@ class Trainer:
         conds = tuple(self.cfg.train.select_conditions) or method.select_conditions
         return conditions_for(conds, self.data.info.modalities)  # none the data cannot have
 
-    def _select_score(self, records: list[dict]) -> float:
-        metric = self.cfg.train.select_metric
-        vals = [r["value"] for r in records if r["metric"] == metric]
-        if not vals:
-            raise ConfigError(f"train.select_metric {metric!r} is not produced by this task")
-        score = float(np.mean(vals))
-        if not math.isfinite(score):  # an undefined metric (e.g. Corr of a constant) never wins
-            return -math.inf
-        return -score if metric in LOWER_IS_BETTER else score
+    def _selection(self, method: Method) -> Selection:
+        """Selection rule (`robustmsa.engine.selection`): metric, direction, min_delta."""
+        tc = self.cfg.train
+        return Selection(tc.select_metric, self._select_conditions(method), tc.min_delta)
 
     def _payload(self, method: Method, kind: str, epoch: int, best: float) -> dict:
         return {
@@ -276,6 +273,7 @@ class Trainer:
             raise RunDirError(f"{last}: the training data differ from the run's (feature "
                               "widths or training-split statistics); resume needs the same data")
         r = ck["resume"]
+        self._balance_state = r.get("balance")  # loss-balance history (diagnostics)
         try:
             method.load_state_dict(r["method"])
             opt.load_state_dict(r["optimizer"])
@@ -334,11 +332,21 @@ class Trainer:
         check_trainable(method, self.data["train"], dataset=self.data.info.name)
         params = [p for _, p in method.trainable_parameters()]
         opt = torch.optim.Adam(params, lr=tc.lr, weight_decay=tc.weight_decay)
-        start, best, best_epoch, bad, times = 0, -math.inf, -1, 0, []
+        sel = self._selection(method)
+        start, best, best_epoch, bad, times = 0, sel.initial(), -1, 0, []
+        cond = tc.missing or method.train_missing
+        sampler = parse_condition(cond) if cond else None
+        train, valid = self.data["train"], self.data["valid"]
+        groups = require_groups(train, who=f"method {cfg.method!r}", split_name="train",
+                                dataset=self.data.info.name) if method.group_batches else None
+        balance = BalanceTracker(tc.loss_balance and main, train, sampler,
+                                 seed=cfg.seed, batch_size=tc.batch_size,
+                                 grad_clip=tc.grad_clip, device=self.device, groups=groups)
         log_path = self.run_dir / "metrics.jsonl"
         last = self.run_dir / "last.pt"
         if resume:
             start, best, best_epoch, bad, times = self._resume_state(method, opt, last)
+            balance.load(getattr(self, "_balance_state", None))
             logger.info("resuming %s at epoch %d", self.run_dir, start)
         if main:
             _write_text_atomic(self.run_dir / "config.yaml",
@@ -352,18 +360,16 @@ class Trainer:
             net = DistributedDataParallel(
                 method, device_ids=[self.device.index] if self.device.type == "cuda" else None,
                 find_unused_parameters=True)
-        cond = tc.missing or method.train_missing
-        sampler = parse_condition(cond) if cond else None
-        train, valid = self.data["train"], self.data["valid"]
-        groups = require_groups(train, who=f"method {cfg.method!r}", split_name="train",
-                                dataset=self.data.info.name) if method.group_batches else None
         cache = MaskCache()
-        conditions = self._select_conditions(method)
+        conditions = sel.conditions
         step = start * math.ceil(len(train) / tc.batch_size)
         if bad >= tc.patience:
             logger.info("%s: the run had already stopped early (%d epochs without improvement)",
                         self.run_dir, bad)
         with _AppendLog(log_path, active=main) as log:
+            if start == 0 and (b0 := balance.record_start(method)) is not None:
+                log.write({"type": "balance", "epoch": -1, "when": "start",
+                           "balance": b0["terms"], "balance_total": b0["total"]})
             for epoch in range(start, tc.epochs if bad < tc.patience else start):
                 t0 = time.perf_counter()
                 method.train()
@@ -408,23 +414,30 @@ class Trainer:
                 recs = evaluate_conditions(method, valid, split_name="valid", conditions=conditions,
                                            mask_seeds=[tc.valid_mask_seed], cache=cache,
                                            device=self.device)
-                score = self._select_score(recs)
-                improved = score > best or best_epoch < 0  # epoch 0 always gives a best.pt
+                score, sel_inputs = sel.score(recs)
+                # min_delta tie rule; an undefined score never wins; epoch 0 always gives best.pt
+                improved = sel.improves(score, best) or best_epoch < 0
                 if improved:
                     best, best_epoch, bad = score, epoch, 0
                 else:
                     bad += 1
+                bal = balance.record_epoch(method, epoch, improved)
                 log.write({
                     "type": "epoch", "epoch": epoch, "train": {k: v / max(nb, 1) for k, v in sums.items()},
                     "valid": {f"{r['condition']}/{r['metric']}": r["value"] for r in recs},
-                    "select_score": score, "best_epoch": best_epoch, "train_seconds": train_time,
-                })
+                    "select_score": _finite_or_none(score), "best_epoch": best_epoch,
+                    "train_seconds": train_time,
+                    "select": {"metric": sel.metric, "direction": sel.direction,
+                               "inputs": {c: _finite_or_none(v) for c, v in sel_inputs.items()},
+                               "score": _finite_or_none(score), "best": _finite_or_none(best),
+                               "improved": improved, "min_delta": sel.min_delta},
+                } | ({"balance": bal["terms"], "balance_total": bal["total"]} if bal else {}))
                 payload = self._payload(method, "last", epoch, best)
                 payload["resume"] = {
                     "method": {k: v.cpu() for k, v in method.state_dict().items()},
                     "optimizer": opt.state_dict(), "torch_rng": torch.get_rng_state(),
                     "best_epoch": best_epoch, "bad": bad, "times": times,
-                    "log_offset": log.size,
+                    "log_offset": log.size, "balance": balance.state(),
                 }
                 if main:  # last.pt first: a failure after it still leaves a resumable run
                     save_checkpoint(payload, last)
@@ -441,10 +454,19 @@ class Trainer:
         res = FitResult(self.run_dir, best_epoch, best, len(times),
                         float(np.mean(times)) if times else 0.0, n_all, n_dep)
         summary = {k: (str(v) if isinstance(v, Path) else v) for k, v in res.__dict__.items()}
+        summary |= {"method": cfg.method, "name": cfg.name or cfg.method,
+                    "select_metric": sel.metric, "select_direction": sel.direction,
+                    "min_delta": sel.min_delta, "missing_input": cfg.model.missing_input}
+        summary |= balance.summary()
         if main:
             _write_text_atomic(self.run_dir / "summary.json", json.dumps(summary, indent=2))
         ddp.barrier()  # no rank returns before rank 0 has written everything
         return res
+
+
+def _finite_or_none(v: float) -> float | None:
+    """JSON-safe score: an undefined (NaN / inf) value is logged as null."""
+    return float(v) if math.isfinite(v) else None
 
 
 class _AppendLog:

@@ -7,9 +7,10 @@ Record format (one number per record, any table can be rebuilt from it)::
 
 ``name`` is the run label (a report row), ``method`` the registry key, ``checkpoint`` the path
 the model was loaded from ("" for a model in memory), ``seed`` the training seed of the run,
-``mask_seed`` the evaluation mask seed, ``missing_input`` how the backbone sees missing input
-(``"zeros"`` | ``"mask"``), ``fold`` the cross-validation fold of a fold checkpoint (absent
-otherwise).
+``mask_seed`` the evaluation mask seed, ``missing_input`` the convention the model actually ran
+under (``"zeros"`` | ``"mask"``, `robustmsa.nn.backbone`; ``"mask"`` for checkpoints older
+than the option, or what ``evaluate(missing_input=...)`` imposed), ``fold`` the
+cross-validation fold of a fold checkpoint (absent otherwise).
 
 Run identity is (name, seed, fold): the default ``name`` is the run's config ``name``, else its
 run directory's name (above ``seedN`` / ``foldF`` levels), else the method. The folds of one
@@ -38,6 +39,7 @@ import torch
 
 from robustmsa.data.prepare import preparation_key, prepare_for_checkpoint
 from robustmsa.data.schema import MSADataset
+from robustmsa.engine.builder import LEGACY_MISSING_INPUT
 from robustmsa.errors import ConfigError
 from robustmsa.evaluation.evaluator import MaskCache, evaluate_conditions
 from robustmsa.evaluation.protocols import Protocol, get_protocol, incomplete_subsets
@@ -109,7 +111,8 @@ def run_label(ck: dict[str, Any], path: str | Path | None = None, name: str | No
         "method": ck["method"],
         "checkpoint": str(path) if path is not None else "",
         "seed": int(cfg.get("seed", 0)),
-        "missing_input": str((cfg.get("model") or {}).get("missing_input", "zeros")),
+        "missing_input": str((cfg.get("model") or {}).get("missing_input",
+                                                          LEGACY_MISSING_INPUT)),
     }
     cv = (ck.get("dataset_info") or {}).get("cv") or {}
     if cv:
@@ -173,6 +176,12 @@ def data_protocol(proto: Protocol, modalities: tuple[str, ...]) -> Protocol:
     return Protocol(proto.name, ("complete", *incomplete_subsets(modalities)), proto.summary)
 
 
+def method_missing_input(method: torch.nn.Module) -> str:
+    """The missing-input convention a built method runs under."""
+    model_cfg = getattr(method, "model_cfg", None)
+    return str(getattr(model_cfg, "missing_input", LEGACY_MISSING_INPUT))
+
+
 def evaluate_method(
     method: torch.nn.Module,
     data: MSADataset,
@@ -201,7 +210,8 @@ def evaluate_method(
         data = prepare_for_checkpoint(ck, data, splits=[split], source=path)
         label = label if label is not None else run_label(ck, path)
     sp = data[split]
-    label = label or {}
+    label = dict(label or {})
+    label["missing_input"] = method_missing_input(method)  # what it actually ran under
     t0 = time.perf_counter()
     out: list[dict] = []
     plan = [(get_protocol(p).name, data_protocol(get_protocol(p), sp.modalities))
@@ -224,6 +234,7 @@ def evaluate(
     *,
     names: Sequence[str] | None = None,
     progress: Callable[[str], None] | None = None,
+    missing_input: str | None = None,
     **kwargs,
 ) -> tuple[list[dict], dict[str, float]]:
     """Evaluate several checkpoints on identical masks; returns (records, seconds per run).
@@ -234,6 +245,8 @@ def evaluate(
         names: run names, one per checkpoint (default: see the module docstring).
         progress: when given, receives one line per checkpoint as it finishes
             (``"checkpoint 2/5: corrkd seed 1 (runs/c/best.pt) 3.2 s"``).
+        missing_input: "zeros" | "mask": run every checkpoint under that convention instead
+            of the one it was trained with (the records state the convention used).
         **kwargs: `evaluate_method` options (protocols, conditions, mask_seeds, split, ...).
 
     Raises:
@@ -245,7 +258,7 @@ def evaluate(
                           "give one name per checkpoint, in the same order")
     cache = kwargs.pop("cache", None) or MaskCache()
     split = kwargs.get("split", "test")
-    loaded = [load_method(p) for p in paths]
+    loaded = [load_method(p, missing_input=missing_input) for p in paths]
     labels = unique_labels([run_label(ck, p, names[i] if names else None)
                             for i, (p, (_, ck)) in enumerate(zip(paths, loaded, strict=True))],
                            explicit=names is not None)

@@ -71,6 +71,10 @@ class Method(nn.Module):
     group_batches: ClassVar[bool] = False
     # Conditions on which the validation score used for model selection is averaged.
     select_conditions: ClassVar[tuple[str, ...]] = ("complete", "t", "a", "v", "ta", "tv", "av")
+    # Names of the method's distinctive distillation / consistency terms in ``forward``'s
+    # losses. The contract tests require each (when its weight is non-zero) to send a
+    # non-zero gradient to the deployable parameters; the loss-balance report marks them.
+    distill_terms: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, cfg: Any, info: DatasetInfo, task: Task, model: BackboneConfig) -> None:
         super().__init__()

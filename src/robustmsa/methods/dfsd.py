@@ -34,8 +34,14 @@ Deviations from the paper / code:
   are the score (class id for native-class data).
 - Widths default to hidden 64 / query 32 / RnC 32 for CPU speed (paper 256 / 128 / 64);
   the shared ``model.*`` backbone settings do not apply to this architecture.
-- Project extension: missing audio/vision are zero-filled and masked; their modality weight
-  is set to 0. Any trainer mask (``train.missing``) is applied to the missing flow.
+- Project extension: missing audio/vision are zero-filled; any trainer mask
+  (``train.missing``) is applied to the missing flow.
+- Missing input: UMCA's attention pooling, cross-attention and the projector follow
+  ``model.missing_input``. ``"zeros"`` (default, the papers' zero-filling): dropped frames and
+  absent audio/vision are seen as zero vectors and the modality weights are not masked;
+  ``"mask"``: they are removed from every softmax over time and an absent modality's weight
+  is set to 0. Under both, whether a sample's *text* is missing (``batch.present``) selects
+  the missing flow with simulated text, as the paper selects it by the transcript's absence.
 - Shuffling, seeding and validation-only model selection are the trainer's (the code does not
   shuffle, never seeds, and selects on test).
 - Needs real text in the training split (``train_requires``): a training split where no
@@ -53,6 +59,7 @@ from torch import Tensor, nn
 from robustmsa.losses.contrastive import rank_n_contrast
 from robustmsa.methods.base import Method, register_method
 from robustmsa.missing import apply_missing
+from robustmsa.nn.backbone import encoder_mask
 from robustmsa.nn.layers import MLP, masked_mean
 from robustmsa.nn.umca import FlowOutput, ResidualAE, UMCANet
 from robustmsa.tasks import Task
@@ -140,25 +147,28 @@ class TextProjector(nn.Module):
     Stand-in for SDUMC's WavLM -> projector -> Vicuna-7B generation (no LLM offline).
     """
 
-    def __init__(self, dims: dict[str, int], primary: str, hidden: int, dropout: float) -> None:
+    def __init__(self, dims: dict[str, int], primary: str, hidden: int, dropout: float,
+                 missing_input: str = "zeros") -> None:
         super().__init__()
         others = [m for m in dims if m not in ("text", primary)]
         self.primary = primary
+        self.missing_input = missing_input
         self.frame = MLP([dims[primary], hidden, dims["text"]], dropout=dropout)
         self.context = nn.ModuleDict({m: nn.Linear(dims[m], dims["text"]) for m in others})
 
     def forward(self, batch: Batch) -> tuple[Tensor, Tensor]:
         """-> simulated text (B, T_primary, D_text) and its (B, T_primary) frame mask."""
-        mask = _mask(batch, self.primary)
+        mask = _mask(batch, self.primary, self.missing_input)
         sim = self.frame(batch.features[self.primary])  # (B, T, D_t)
         for m, lin in self.context.items():
-            sim = sim + lin(masked_mean(batch.features[m], _mask(batch, m)))[:, None, :]
+            sim = sim + lin(masked_mean(batch.features[m], _mask(batch, m, self.missing_input))
+                            )[:, None, :]
         return sim * mask[..., None].to(sim.dtype), mask
 
 
-def _mask(batch: Batch, m: str) -> Tensor:
-    j = batch.modalities.index(m)
-    return batch.frame_mask[m] & batch.present[:, j : j + 1]  # (B, T)
+def _mask(batch: Batch, m: str, missing_input: str = "mask") -> Tensor:
+    """(B, T) frames of ``m`` that are seen (`encoder_mask`); "mask" = the real, kept frames."""
+    return encoder_mask(batch, m, missing_input)
 
 
 def simulator_loss(sim: Tensor, sim_mask: Tensor, real: Tensor, real_mask: Tensor) -> Tensor:
@@ -177,6 +187,7 @@ def simulator_loss(sim: Tensor, sim_mask: Tensor, real: Tensor, real_mask: Tenso
 @register_method("dfsd")
 class DFSD(Method):
     Config = DFSDConfig
+    distill_terms = ("text_feat", "text_query", "feat", "rnc")
     teacher_mode = "self"
     train_missing = None
     select_conditions = ("complete", "text_substitute")
@@ -196,7 +207,8 @@ class DFSD(Method):
             mia=cfg.mia, mia_residual=cfg.mia_residual)}
         if cfg.simulator == "projector":
             primary = "audio" if "audio" in mods else next(m for m in mods if m != "text")
-            parts["simulator"] = TextProjector(dims, primary, cfg.hidden_dim, cfg.dropout)
+            parts["simulator"] = TextProjector(dims, primary, cfg.hidden_dim, cfg.dropout,
+                                               model.missing_input)
         self.student = nn.ModuleDict(parts)
         self.rnc_head = nn.Sequential(nn.Linear(cfg.query_dim, cfg.rnc_dim), nn.ReLU(),
                                       nn.Linear(cfg.rnc_dim, cfg.rnc_dim))  # training only
@@ -214,14 +226,18 @@ class DFSD(Method):
         if sim == "data" and self.training:
             raise ValueError("simulator='data' needs batch.extras['text_sim'] in the training data")
         x = batch.features["text"]
-        return x.new_zeros(x.shape[0], 1, x.shape[-1]), x.new_zeros(x.shape[0], 1, dtype=torch.bool)
+        seen = self.model_cfg.missing_input == "zeros"  # an empty stream = one zero frame
+        return (x.new_zeros(x.shape[0], 1, x.shape[-1]),
+                torch.full((x.shape[0], 1), seen, dtype=torch.bool, device=x.device))
 
     def flow(self, batch: Batch, text: tuple[Tensor, Tensor] | None) -> FlowOutput:
         """Full flow (``text=None``: real text) or missing flow (simulated text + MIA)."""
         mods = batch.modalities
         x = {m: batch.features[m] for m in mods}
-        mask = {m: _mask(batch, m) for m in mods}
-        present = batch.present
+        zeros = self.model_cfg.missing_input == "zeros"
+        mask = {m: _mask(batch, m, self.model_cfg.missing_input) for m in mods}
+        # zeros: the modality weights are not told which modality is missing either
+        present = torch.ones_like(batch.present) if zeros else batch.present
         if text is not None:
             x["text"], mask["text"] = text
             present = present.clone()
@@ -251,10 +267,11 @@ class DFSD(Method):
         losses["rnc"] = rank_n_contrast(r, torch.cat([y, y]).float(),  # score(s), or class id
                                         temperature=self.cfg.rnc_temperature,
                                         tie_tol=self.cfg.rnc_tie_tol)
-        loss = sum(self.loss_weights[k] * losses[k] for k in TERMS)
+        weights = {k: self.loss_weights.get(k, self.cfg.simulator_weight) for k in losses}
+        loss = sum(weights[k] * losses[k] for k in TERMS)
         if "simulator" in losses:
-            loss = loss + self.cfg.simulator_weight * losses["simulator"]
-        return MethodOutput(loss=loss, losses=losses)
+            loss = loss + weights["simulator"] * losses["simulator"]
+        return MethodOutput(loss=loss, losses=losses, weights=weights)
 
     def predict(self, batch: Batch) -> Prediction:
         """Rows with text: full flow; rows without: simulated text + missing flow."""

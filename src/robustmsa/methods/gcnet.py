@@ -38,8 +38,11 @@ tests at one eta in 0.0..0.7. eta = 0.5 is our choice for the fixed-subset proto
 training utterance then loses one or two modalities with equal probability, like the six
 incomplete test conditions (override with ``train.missing=eta:E``).
 
-Missing-input convention: zeros (a missing modality is a zero utterance vector the network
-sees; it receives no mask, as in the code).
+Missing-input convention: a missing modality is a zero utterance vector the network sees (it
+receives no mask, as in the code) under both settings; ``model.missing_input`` decides the
+frame mean that makes a node (`robustmsa.nn.backbone.encoder_mask`): ``zeros`` (default) =
+over every frame within the true length, dropped (zero) frames included; ``mask`` = over the
+kept frames only.
 
 Deviations from the paper / code:
 - Node features are the frame means of our (possibly sequence) features, per modality; the
@@ -63,6 +66,7 @@ from torch import Tensor, nn
 from robustmsa.losses.reconstruction import masked_recon_loss
 from robustmsa.methods.base import Method, register_method
 from robustmsa.missing import apply_missing
+from robustmsa.nn.backbone import encoder_mask
 from robustmsa.nn.graph import (
     Conversations,
     GraphConvLayer,
@@ -128,8 +132,10 @@ class GraphBranch(nn.Module):
 class GCNetNet(nn.Module):
     """The deployable network: node features -> (logits, reconstruction)."""
 
-    def __init__(self, dims: dict[str, int], out_dim: int, cfg: GCNetConfig) -> None:
+    def __init__(self, dims: dict[str, int], out_dim: int, cfg: GCNetConfig,
+                 missing_input: str = "zeros") -> None:
         super().__init__()
+        self.missing_input = missing_input
         self.order = tuple(m for m in NODE_ORDER if m in dims)
         self.widths = {m: dims[m] for m in self.order}
         d_in = sum(self.widths.values())
@@ -146,8 +152,7 @@ class GCNetNet(nn.Module):
         """(N, d_a + d_t + d_v) utterance vectors: mean over the kept frames, 0 if missing."""
         parts = []
         for m in self.order:
-            j = batch.modalities.index(m)
-            mask = batch.frame_mask[m] & batch.present[:, j : j + 1]  # (N, T)
+            mask = encoder_mask(batch, m, self.missing_input)  # (N, T)
             parts.append(masked_mean(batch.features[m], mask))
         return torch.cat(parts, dim=-1)
 
@@ -165,13 +170,14 @@ class GCNetNet(nn.Module):
 @register_method("gcnet")
 class GCNet(Method):
     Config = GCNetConfig
+    distill_terms = ("recon",)
     teacher_mode = "none"
     train_missing = "eta:0.5"
     group_batches = True
 
     def __init__(self, cfg: GCNetConfig, info, task: Task, model) -> None:
         super().__init__(cfg, info, task, model)
-        self.student = GCNetNet(dict(info.dims), task.num_outputs, cfg)
+        self.student = GCNetNet(dict(info.dims), task.num_outputs, cfg, model.missing_input)
 
     def forward(self, batch: Batch) -> MethodOutput:
         masked = apply_missing(batch, batch.train_mask)
@@ -185,7 +191,7 @@ class GCNet(Method):
                                        list(self.student.widths.values())),
         }
         return MethodOutput(loss=losses["task"] + self.cfg.recon_weight * losses["recon"],
-                            losses=losses)
+                            losses=losses, weights={"task": 1.0, "recon": self.cfg.recon_weight})
 
     def predict(self, batch: Batch) -> Prediction:
         return self.task.predict(self.student(batch)[0])

@@ -25,11 +25,16 @@ class FrozenTeacherMethod(Method):
 
     def pair(self, batch: Batch) -> tuple[NetOutput, NetOutput]:
         """Teacher output on complete input, student output on the masked input."""
+        s_out, t_out, _ = self.pair_with_input(batch)
+        return s_out, t_out
+
+    def pair_with_input(self, batch: Batch) -> tuple[NetOutput, NetOutput, Batch]:
+        """`pair` plus the student's (masked) input batch."""
         if self.teacher is None:
             raise RuntimeError(
                 f"method {self.name!r} needs a trained teacher for training "
                 "(pass --teacher PATH/best.pt, or train the 'teacher' method first)"
             )
         t_out = self.teacher(batch)
-        s_out = self.student(apply_missing(batch, batch.train_mask))
-        return s_out, t_out
+        masked = apply_missing(batch, batch.train_mask)
+        return self.student(masked), t_out, masked

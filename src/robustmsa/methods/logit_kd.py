@@ -2,6 +2,10 @@
 
 Hinton, Vinyals & Dean, "Distilling the Knowledge in a Neural Network", NIPS-W 2015.
 L = task + kd_weight * T^2 KL(softmax(z_t / T) || softmax(z_s / T)).
+
+Deviations from the paper:
+- Applied to missing modalities as CorrKD's KD baseline: the student sees MRM input; missing
+  input follows ``model.missing_input`` (default ``"zeros"``, CorrKD's protocol).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ class LogitKDConfig:
 
 @register_method("logit_kd")
 class LogitKD(FrozenTeacherMethod):
+    distill_terms = ("kd",)
     Config = LogitKDConfig
 
     def forward(self, batch: Batch) -> MethodOutput:
@@ -31,4 +36,5 @@ class LogitKD(FrozenTeacherMethod):
         task = self.task.loss(s.logits, batch.labels)
         kd = logit_kd(s.logits, t.logits, self.cfg.temperature,
                       regression=not self.task.is_classification)  # multi-target: MSE
-        return MethodOutput(loss=task + self.cfg.kd_weight * kd, losses={"task": task, "kd": kd})
+        return MethodOutput(loss=task + self.cfg.kd_weight * kd, losses={"task": task, "kd": kd},
+                            weights={"task": 1.0, "kd": self.cfg.kd_weight})

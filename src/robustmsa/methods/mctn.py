@@ -21,8 +21,9 @@ At inference only E1 -> E2 -> regressor run, on the source alone: the targets ar
 used, so a missing target modality changes nothing.
 
 **Missing source** (our decision, the paper has no mechanism): the source is fed as it is
-given, i.e. as a zero sequence (attention and pooling then fall back to all positions), and
-the method predicts the same output for every such sample. Its a / v / av columns therefore
+given, i.e. as a zero sequence, and the method predicts the same output for every such sample
+of one length (under ``missing_input="mask"`` the pooling falls back to all positions: one
+output for all). Its a / v / av columns therefore
 measure a constant prediction, by design; CorrKD's MCTN numbers for those subsets imply an
 undisclosed adaptation that is not reproduced. ``order`` chooses another source if wanted.
 A training split where no sample has the source is refused (``train_requires`` = the source:
@@ -31,7 +32,10 @@ order; ``method_config.order=av`` (audio -> vision) trains there and on POM.
 
 Training missingness: none (``train_missing = None``; the paper trains on paired complete
 data); ``train.missing`` may add one, applied to the encoder input only (targets stay whole).
-Missing-input convention: zeros (the recurrent encoder reads the zero-filled source).
+Missing-input convention: the recurrent encoder always reads the zero-filled source (it has
+no mask); ``model.missing_input`` decides the attention pooling over the source steps
+(`robustmsa.nn.backbone.encoder_mask`: ``zeros`` = every step within the true length, the
+default; ``mask`` = the kept steps of a present source only).
 
 Deviations from the paper / code:
 - Modality-specific input / output linear layers around the shared recurrent E1 / D1 core
@@ -53,6 +57,7 @@ from torch import Tensor, nn
 from robustmsa.losses.reconstruction import masked_frame_loss
 from robustmsa.methods.base import Method, register_method
 from robustmsa.missing import apply_missing
+from robustmsa.nn.backbone import encoder_mask
 from robustmsa.nn.seq2seq import AttentionDecoder, RNNEncoder, masked_softmax
 from robustmsa.tasks import Task
 from robustmsa.types import SHORT_NAMES, Batch, MethodOutput, Prediction
@@ -93,14 +98,16 @@ class MCTNConfig:
             raise ValueError(f"hidden must be >= 1; got {self.hidden}")
 
 
-def _mask(batch: Batch, m: str) -> Tensor:
-    j = batch.modalities.index(m)
-    return batch.frame_mask[m] & batch.present[:, j : j + 1]  # (B, T)
+def _mask(batch: Batch, m: str, missing_input: str = "mask") -> Tensor:
+    """(B, T) frames of ``m`` that are seen (`encoder_mask`); "mask" = the real, kept frames
+    (also the frames a translation target is scored on)."""
+    return encoder_mask(batch, m, missing_input)
 
 
 @register_method("mctn")
 class MCTN(Method):
     Config = MCTNConfig
+    distill_terms = ("translation", "cycle", "translation2")
     teacher_mode = "none"
     train_missing = None
 
@@ -139,7 +146,7 @@ class MCTN(Method):
         src = self.order[0]
         e1 = self.student["enc1"](self.student["input"](batch.features[src]))
         e2 = self.student["enc2"](e1) if len(self.order) == 3 else e1
-        return e1, e2, _mask(batch, src)
+        return e1, e2, _mask(batch, src, self.model_cfg.missing_input)
 
     def regress(self, e2: Tensor, mask: Tensor) -> Tensor:
         """Recurrent layer + attention pooling over the (valid) source steps -> logits."""
@@ -174,7 +181,7 @@ class MCTN(Method):
         c = self.cfg
         w = dict(zip(TERMS, (c.translation_weight, c.cycle_weight, c.translation2_weight,
                              c.task_weight, c.l2_weight), strict=True))
-        return MethodOutput(loss=sum(w[k] * losses[k] for k in TERMS), losses=losses)
+        return MethodOutput(loss=sum(w[k] * losses[k] for k in TERMS), losses=losses, weights=w)
 
     def predict(self, batch: Batch) -> Prediction:
         _, e2, m_src = self.encode(batch)

@@ -24,7 +24,12 @@ Deviations from the paper (all [inferred] choices of the spec, or project choice
   (round(clip(y, -3, 3))), task classes for native-class data; for ``multi_regression``
   (targets on their own scales, no class structure) "auto" means ``"sample"``: the only
   positives are the same sample's other views (no label positives).
-- In-batch negatives (no memory bank); tau = 0.07 (SupCon default); lambda = 0.1.
+- In-batch negatives (no memory bank); tau = 0.07 (SupCon default); lambda = 0.1. Measured
+  (loss balance): at lambda = 0.1 MVSC is 0.2-0.6 % of the update on real MOSI (inert);
+  lambda = 3, chosen on the validation split only (``benchmarks/tune.py ... mmckd``,
+  ``benchmarks/results/tune_mmckd_mosi_bclstm_*.json``), gives it 28-44 %: the benchmarks'
+  ``mmckd_tuned`` rows (``mmckd_tuned_wo_mvsc`` = lambda 0). On ``mosi_bclstm:score`` the
+  contrast labels come from the scores (``auto`` = 7-class rounding).
 - ``anchor_mode="teacher"`` contrasts each student view against the teacher view only.
 - ``share_encoders=True`` (one unimodal encoder set for all models) is a cheaper project
   variant, not the paper's "six student models".
@@ -33,6 +38,11 @@ Deviations from the paper (all [inferred] choices of the spec, or project choice
   constant prediction).
 - The deployable checkpoint holds every model, keyed by its modality subset ("tav" is the
   teacher), since inference needs all of them.
+- Missing input: the encoders follow ``model.missing_input`` (default ``"zeros"``: dropped
+  frames of a present modality are seen as zero vectors; ``"mask"`` hides them). Absent
+  modalities are never fed under either convention: routing each sample to the model of its
+  available modalities (``batch.present``) is the method itself (the paper's six students),
+  so MM-CKD always knows which modalities are absent.
 """
 
 from __future__ import annotations
@@ -45,7 +55,7 @@ from torch import Tensor, nn
 from robustmsa.losses.contrastive import l2_normalize, multiview_supcon
 from robustmsa.methods.base import Method, register_method
 from robustmsa.missing import all_subsets, subset_name
-from robustmsa.nn.backbone import BackboneConfig, ModalityEncoder
+from robustmsa.nn.backbone import BackboneConfig, ModalityEncoder, encoder_mask
 from robustmsa.nn.layers import MLP, masked_mean
 from robustmsa.tasks import Task
 from robustmsa.types import Batch, MethodOutput, Prediction
@@ -90,13 +100,12 @@ class MMCKDConfig:
             raise ValueError("proj_dim must be >= 1 and hidden_dim >= 0")
 
 
-def encode_pooled(batch: Batch, encoders: nn.ModuleDict, modalities: tuple[str, ...]
-                  ) -> dict[str, Tensor]:
-    """modality -> (B, d) masked mean of the encoded sequence (absent modality -> 0)."""
-    cols = {m: j for j, m in enumerate(batch.modalities)}
+def encode_pooled(batch: Batch, encoders: nn.ModuleDict, modalities: tuple[str, ...],
+                  missing_input: str = "zeros") -> dict[str, Tensor]:
+    """modality -> (B, d) mean of the encoded sequence over the frames `encoder_mask` keeps."""
     out = {}
     for m in modalities:
-        mask = batch.frame_mask[m] & batch.present[:, cols[m] : cols[m] + 1]  # (B, T)
+        mask = encoder_mask(batch, m, missing_input)  # (B, T)
         out[m] = masked_mean(encoders[m](batch.features[m], mask), mask)
     return out
 
@@ -132,6 +141,7 @@ class SubsetNet(nn.Module):
 @register_method("mmckd")
 class MMCKD(Method):
     Config = MMCKDConfig
+    distill_terms = ("mvsc",)
     teacher_mode = "online"
     train_missing = None
 
@@ -191,13 +201,13 @@ class MMCKD(Method):
         """Pooled features of the shared encoders (None when every model owns its own)."""
         if self.encoders is None:
             return None
-        return encode_pooled(batch, self.encoders, self.modalities)
+        return encode_pooled(batch, self.encoders, self.modalities, self.model_cfg.missing_input)
 
     def _run(self, key: str, batch: Batch, shared: dict[str, Tensor] | None
              ) -> tuple[Tensor, Tensor]:
         net = self.nets()[key]
-        pooled = shared if shared is not None else encode_pooled(batch, net.encoders,
-                                                                 net.modalities)
+        pooled = shared if shared is not None else encode_pooled(
+            batch, net.encoders, net.modalities, self.model_cfg.missing_input)
         return net(pooled)
 
     def forward(self, batch: Batch) -> MethodOutput:
@@ -212,8 +222,10 @@ class MMCKD(Method):
         losses["mvsc"] = multiview_supcon(z, self.contrast_labels(batch.labels),
                                           temperature=self.cfg.temperature,
                                           anchor_mode=self.cfg.anchor_mode)
+        weights = {k: (self.cfg.mvsc_weight if k == "mvsc" else 1.0) for k in losses}
         loss = sum(v for k, v in losses.items() if k != "mvsc")
-        return MethodOutput(loss=loss + self.cfg.mvsc_weight * losses["mvsc"], losses=losses)
+        loss = loss + self.cfg.mvsc_weight * losses["mvsc"]
+        return MethodOutput(loss=loss, losses=losses, weights=weights)
 
     def route(self, present: Tensor) -> list[tuple[str, Tensor]]:
         """Group rows by available-modality pattern: [(model key, row indices)].

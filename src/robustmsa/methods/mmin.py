@@ -97,6 +97,7 @@ def reverse_mask(batch: Batch, mask: MissingMask | None) -> MissingMask:
 @register_method("mmin")
 class MMIN(Method):
     Config = MMINConfig
+    distill_terms = ("imagination", "cycle")
     teacher_mode = "frozen"
     train_missing = "random_subset"
 
@@ -135,7 +136,9 @@ class MMIN(Method):
         c = self.cfg
         loss = (c.task_weight * losses["task"] + c.imagination_weight * losses["imagination"]
                 + c.cycle_weight * losses["cycle"])
-        return MethodOutput(loss=loss, losses=losses)
+        weights = {"task": c.task_weight, "imagination": c.imagination_weight,
+                   "cycle": c.cycle_weight}
+        return MethodOutput(loss=loss, losses=losses, weights=weights)
 
     def predict(self, batch: Batch) -> Prediction:
         return self.task.predict(self.imagine(batch)[2])

@@ -132,6 +132,7 @@ class Fusion(nn.Module):
 @register_method("smil")
 class SMIL(Method):
     Config = SMILConfig
+    distill_terms = ("feature", "hidden")
     teacher_mode = "none"
     train_missing = "severe:text=0.9"
 
@@ -225,7 +226,9 @@ class SMIL(Method):
         c = self.cfg
         loss = (inner + outer + c.feature_weight * feat + c.hidden_weight * hidden
                 + c.full_task_weight * full)
-        return MethodOutput(loss=loss, losses=losses)
+        weights = {"inner_task": 1.0, "outer_task": 1.0, "feature": c.feature_weight,
+                   "hidden": c.hidden_weight, "full_task": c.full_task_weight}
+        return MethodOutput(loss=loss, losses=losses, weights=weights)
 
     def predict(self, batch: Batch) -> Prediction:
         f, avail = self.features(batch)

@@ -1,6 +1,10 @@
 """``student``: the backbone trained on MRM-masked input with the task loss only.
 
 The no-distillation baseline of CorrKD (same network, same missingness, no teacher).
+
+Deviations from the paper (CorrKD's baseline):
+- Missing input: ``model.missing_input`` (default ``"zeros"``: the MRM-dropped frames and
+  modalities are zero vectors the encoders see, as in the paper; ``"mask"`` hides them).
 """
 
 from __future__ import annotations
@@ -22,4 +26,4 @@ class Student(Method):
     def forward(self, batch: Batch) -> MethodOutput:
         masked = apply_missing(batch, batch.train_mask)
         task = self.task.loss(self.student(masked).logits, batch.labels)
-        return MethodOutput(loss=task, losses={"task": task})
+        return MethodOutput(loss=task, losses={"task": task}, weights={"task": 1.0})

@@ -2,6 +2,13 @@
 
 It is both a baseline (complete-modality model evaluated under missingness) and the frozen
 teacher of the KD methods (CorrKD spec §3.2 step 1).
+
+Deviations from the paper (CorrKD's teacher):
+- Missing input: ``model.missing_input`` (default ``"zeros"``, the paper's zero-vector
+  protocol). Trained on complete input, the convention only matters when the teacher is
+  evaluated under missingness (and for naturally absent modalities); the same checkpoint can
+  be evaluated under either (``evaluate --missing-input``). As a frozen teacher it runs under
+  its student's convention.
 """
 
 from __future__ import annotations
@@ -22,4 +29,4 @@ class Teacher(Method):
 
     def forward(self, batch: Batch) -> MethodOutput:
         task = self.task.loss(self.student(batch).logits, batch.labels)
-        return MethodOutput(loss=task, losses={"task": task})
+        return MethodOutput(loss=task, losses={"task": task}, weights={"task": 1.0})

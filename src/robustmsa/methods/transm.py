@@ -19,8 +19,10 @@ loss weights 10/10/10/10/1).
 
 Training missingness: none (``train_missing = None``: TransM is a complete-modality fusion
 method; ``train.missing`` may add one). At test a missing modality is zero at the input and
-its frames are masked: Transformer keys and the mean pooling ignore them (a missing stream
-pools to 0), so the method has no imputation of its own. Missing-input convention: mask.
+what the Transformer keys and the mean pooling see of it follows ``model.missing_input``
+(`robustmsa.nn.backbone.encoder_mask`): ``zeros`` (default, the papers' zero-filling) = the
+zero frames are seen; ``mask`` = they are ignored (a missing stream pools to 0). The method
+has no imputation of its own; the translation targets are always the real, kept frames.
 A training split where no sample has the pivot is refused (``train_requires`` = the pivot:
 every cell translates from it), e.g. ICT-MMMO's text-less train split with the default pivot;
 ``method_config.pivot=audio`` trains there and on POM.
@@ -48,6 +50,7 @@ from torch import Tensor, nn
 from robustmsa.losses.reconstruction import masked_frame_loss
 from robustmsa.methods.base import Method, register_method
 from robustmsa.missing import apply_missing
+from robustmsa.nn.backbone import encoder_mask
 from robustmsa.nn.layers import masked_mean, sinusoidal_positions
 from robustmsa.nn.seq2seq import TranslationCell
 from robustmsa.tasks import Task
@@ -89,14 +92,16 @@ class UnimodalGRU(nn.Module):
         return torch.tanh(self.dense(self.rnn(x)[0]))
 
 
-def _mask(batch: Batch, m: str) -> Tensor:
-    j = batch.modalities.index(m)
-    return batch.frame_mask[m] & batch.present[:, j : j + 1]  # (B, T)
+def _mask(batch: Batch, m: str, missing_input: str = "mask") -> Tensor:
+    """(B, T) frames of ``m`` that are seen (`encoder_mask`); "mask" = the real, kept frames."""
+    return encoder_mask(batch, m, missing_input)
 
 
 @register_method("transm")
 class TransM(Method):
     Config = TransMConfig
+    # the translation terms of the default pivot (text)
+    distill_terms = ("text_to_audio", "audio_to_text", "text_to_vision", "vision_to_text")
     teacher_mode = "none"
     train_missing = None
 
@@ -137,7 +142,7 @@ class TransM(Method):
             ) -> tuple[Tensor, dict[str, tuple[Tensor, Tensor | None]]]:
         """-> logits (B, C) and, per cell, the (forward d1, backward d2) decoder states."""
         p, st = self.cfg.pivot, self.student
-        masks = {m: _mask(batch, m) for m in batch.modalities}
+        masks = {m: _mask(batch, m, self.model_cfg.missing_input) for m in batch.modalities}
         u = {m: st["unimodal"][m](batch.features[m]) for m in batch.modalities}
         pooled, states = [], {}
         for o in self.others:
@@ -161,8 +166,9 @@ class TransM(Method):
                                     _mask(batch, p), "mae")
             losses[f"{p}_to_{o}"], losses[f"{o}_to_{p}"] = fwd, bwd
             trans = trans + fwd + bwd
+        weights = {k: 1.0 if k == "task" else self.cfg.translation_weight for k in losses}
         return MethodOutput(loss=losses["task"] + self.cfg.translation_weight * trans,
-                            losses=losses)
+                            losses=losses, weights=weights)
 
     def predict(self, batch: Batch) -> Prediction:
         return self.task.predict(self.run(batch, backward=False)[0])

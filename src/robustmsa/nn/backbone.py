@@ -5,6 +5,22 @@ Transformer encoder (padding-masked). The encoded streams are averaged over thei
 steps and concatenated along features into the joint representation H in R^{M*d} (the spec's
 default "feature-axis concatenation, then global average"; per-modality averaging makes it
 well defined for unaligned data with different T_m). An MLP head maps H to task outputs.
+
+**Missing input** (``BackboneConfig.missing_input``, `encoder_mask`): missing frames and
+modalities are always exactly zero at the raw-feature level (`robustmsa.missing.apply_missing`).
+What the encoders' attention and pooling see differs:
+
+- ``"zeros"`` (default; the papers' protocol, e.g. CorrKD/HRLF "zero vectors at the missing
+  positions"): every frame within the sample's true length is seen, dropped frames and absent
+  modalities included, as the zero vectors they are. The network is not told what is missing.
+  A modality with no frame at all (a naturally absent stream, length 0) is seen as one zero
+  frame, exactly like a dropped modality of a length-1 clip.
+- ``"mask"``: dropped frames and absent modalities are also removed from self-attention and
+  pooling (an absent modality pools to the zero vector), i.e. the ``frame_mask`` / ``present``
+  flags are an oracle missingness indicator.
+
+In both conventions *padding* (frames beyond a sample's true length) is never seen: it is an
+artefact of batching, and a prediction must not depend on how much of it a batch carries.
 """
 
 from __future__ import annotations
@@ -16,6 +32,23 @@ from torch import Tensor, nn
 
 from robustmsa.nn.layers import MLP, masked_mean, sinusoidal_positions
 from robustmsa.types import MODALITIES, Batch
+
+MISSING_INPUTS = ("zeros", "mask")
+
+
+def encoder_mask(batch: Batch, modality: str, missing_input: str) -> Tensor:
+    """(B, T_m) bool: the frames of ``modality`` an encoder attends to and pools over.
+
+    ``"mask"``: valid, kept frames of present modalities (``frame_mask & present``).
+    ``"zeros"``: every frame within the true length (at least one frame), so dropped frames
+    and absent modalities are seen as zero vectors; padding is never seen.
+    """
+    j = batch.modalities.index(modality)
+    if missing_input == "mask":
+        return batch.frame_mask[modality] & batch.present[:, j : j + 1]
+    x = batch.features[modality]
+    t = torch.arange(x.shape[1], device=x.device)  # (T,)
+    return t[None, :] < batch.lengths[modality].to(x.device).clamp_min(1)[:, None]  # (B, T)
 
 
 @dataclass
@@ -30,6 +63,10 @@ class BackboneConfig:
         dropout: dropout in the Transformer and head (unknown; spec default 0.1).
         embed_dropout: dropout on the projected input sequence.
         max_len: longest sequence the positional table covers (grown on demand).
+        missing_input: what attention and pooling see of missing frames / modalities: "zeros"
+            (the papers' protocol: the zero vectors themselves) or "mask" (removed, an oracle
+            missingness indicator); see the module docstring. Not an architecture field: the
+            same weights run under either (a frozen teacher may be used with either).
     """
 
     d_model: int = 40
@@ -39,8 +76,12 @@ class BackboneConfig:
     dropout: float = 0.1
     embed_dropout: float = 0.0
     max_len: int = 512
+    missing_input: str = "zeros"
 
     def __post_init__(self) -> None:
+        if self.missing_input not in MISSING_INPUTS:
+            raise ValueError(f"model.missing_input must be one of {MISSING_INPUTS}; "
+                             f"got {self.missing_input!r}")
         if self.d_model % self.num_heads:
             raise ValueError(
                 f"model.num_heads={self.num_heads} must divide model.d_model={self.d_model}"
@@ -108,12 +149,13 @@ class MultimodalNet(nn.Module):
         self.encoders = nn.ModuleDict({m: ModalityEncoder(dims[m], cfg) for m in self.modalities})
         self.joint_dim = cfg.d_model * len(self.modalities)
         self.head = MLP([self.joint_dim, self.joint_dim, out_dim], dropout=cfg.dropout)
+        self.missing_input = cfg.missing_input
 
     def encode(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor], dict[str, Tensor]]:
         """Joint representation (B, M*d), pooled unimodal (B, d) and sequences (B, T, d)."""
         uni, seqs = {}, {}
-        for j, m in enumerate(self.modalities):
-            mask = batch.frame_mask[m] & batch.present[:, j : j + 1]  # (B, T)
+        for m in self.modalities:
+            mask = encoder_mask(batch, m, self.missing_input)  # (B, T)
             seqs[m] = self.encoders[m](batch.features[m], mask)
             uni[m] = masked_mean(seqs[m], mask)
         joint = torch.cat([uni[m] for m in self.modalities], dim=-1)  # (B, M*d)
