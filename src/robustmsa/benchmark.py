@@ -6,7 +6,10 @@ isolated change):
 
 1. `plan_runs` — the grid: one `RunTask` per (run, seed) cell, with its resolved config, run
    directory and dependencies (frozen-teacher methods need the ``teacher`` task of their
-   seed). New grid dimensions (e.g. cross-validation folds) extend `grid_cells`.
+   seed). Grid dimensions are `grid_cells`: seeds, and cross-validation folds
+   (``base.data.cv_folds=K``; a fold is a different ``data`` config,
+   `robustmsa.data.cv.benchmark_folds`, carved from data read once; run directories become
+   ``RUN/foldF/seedS``, each fold has its own teacher and mask cache, records carry ``fold``).
 2. `run_trainings` — trains every task not finished yet, sequentially, in ``workers`` local
    processes, or as Ray tasks (`robustmsa.engine.grid`); a task starts when its
    dependencies are done; a live "k of N runs done" line; each run logs to ``train.log`` in
@@ -20,7 +23,8 @@ isolated change):
 Trainings are independent processes' work: each uses ``train.threads`` torch threads (default
 1), so N workers on N cores do not oversubscribe them. Training gets the raw data (the trainer
 standardises with its training split); each checkpoint is evaluated on the raw data prepared
-for it (`robustmsa.data.prepare.prepare_for_checkpoint`), records named by the run.
+for it (`robustmsa.data.prepare.prepare_for_checkpoint`), records named by the run. An
+unfinished or stale run is trained again (``overwrite``).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from typing import Any
 
 import yaml
 
+from robustmsa.benchmark_extra import extra_sections
 from robustmsa.config import (
     ExperimentConfig,
     dataclass_from_dict,
@@ -43,6 +48,8 @@ from robustmsa.config import (
     read_yaml,
     to_dict,
 )
+from robustmsa.data import load_data
+from robustmsa.data.cv import benchmark_folds, cv_spec, fold_for
 from robustmsa.data.schema import MSADataset
 from robustmsa.engine.builder import method_class
 from robustmsa.engine.diagnostics import write_benchmark_balance
@@ -88,6 +95,10 @@ class BenchmarkConfig:
     conditions: extra single conditions to evaluate.
     out_dir: where runs and the report go.
     title: report title.
+    metric: primary metric of the report (empty = the task's first headline metric).
+    folds: CV folds to run when ``base.data.cv_folds`` is set (empty = all).
+    floors: reference points shown as floors: ``{file: JSON, dataset: ..., setting: ...}``
+        (`robustmsa.benchmark_extra`); empty = none.
     """
 
     base: dict[str, Any] = field(default_factory=dict)
@@ -98,6 +109,9 @@ class BenchmarkConfig:
     conditions: list[str] = field(default_factory=list)
     out_dir: str = "runs/benchmark"
     title: str = "robustmsa benchmark"
+    metric: str = ""
+    folds: list[int] = field(default_factory=list)
+    floors: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -137,8 +151,9 @@ def load_benchmark_config(path: str | Path, overrides: list[str] | None = None) 
     return cfg
 
 
-def _experiment(bc: BenchmarkConfig, run: RunSpec, seed: int, teacher: str) -> ExperimentConfig:
-    raw = deep_merge(bc.base, run.overrides)
+def _experiment(bc: BenchmarkConfig, run: RunSpec, seed: int, teacher: str,
+                base: dict | None = None) -> ExperimentConfig:
+    raw = deep_merge(bc.base if base is None else base, run.overrides)
     raw = deep_merge(raw, {"method": run.method, "method_config": run.method_config,
                            "seed": seed, "name": run.name})
     if method_class(run.method).teacher_mode == "frozen":
@@ -148,16 +163,35 @@ def _experiment(bc: BenchmarkConfig, run: RunSpec, seed: int, teacher: str) -> E
 
 # -- 1. the grid ---------------------------------------------------------------------------
 def grid_cells(bc: BenchmarkConfig) -> Iterator[dict[str, Any]]:
-    """The grid coordinates besides the run: one dict per cell, in execution order."""
-    for seed in bc.seeds:
-        yield {"seed": seed}
+    """The grid coordinates besides the run: one dict per cell, in execution order (folds,
+    when cross-validating, then seeds)."""
+    for fold, _ in benchmark_folds(bc.base, bc.folds):  # [(None, base)] without CV
+        for seed in bc.seeds:
+            yield {"seed": seed} if fold is None else {"fold": fold, "seed": seed}
+
+
+def _fold_base(bc: BenchmarkConfig, fold: int | None) -> dict:
+    return dict(benchmark_folds(bc.base, bc.folds))[fold]
+
+
+def fold_datasets(bc: BenchmarkConfig, data: MSADataset | None = None) -> dict[int | None, MSADataset]:
+    """fold (None without CV) -> its dataset, carved from ``data`` (or the base config's
+    source, read once)."""
+    out: dict[int | None, MSADataset] = {}
+    source = data
+    for fold, fold_base in benchmark_folds(bc.base, bc.folds):
+        base = dataclass_from_dict(ExperimentConfig, fold_base, "base")
+        if source is None:
+            source = load_data(base.data.source, seed=base.data.seed)  # raw, read once
+        out[fold] = fold_for(source, cv_spec(base.data), who="benchmark base.data")
+    return out
 
 
 def cell_config(bc: BenchmarkConfig, run: RunSpec, cell: dict[str, Any],
                 teacher: str) -> ExperimentConfig:
     """The experiment config of ``run`` in ``cell`` (a new grid dimension maps its
     coordinate onto the config here)."""
-    return _experiment(bc, run, cell["seed"], teacher)
+    return _experiment(bc, run, cell["seed"], teacher, _fold_base(bc, cell.get("fold")))
 
 
 def _cell_dir(cell: dict[str, Any]) -> str:
@@ -196,12 +230,14 @@ def is_done(task: RunTask) -> bool:
 
 
 # -- 2. trainings --------------------------------------------------------------------------
-def train_task(task: RunTask, data: MSADataset) -> dict[str, Any]:
+def train_task(task: RunTask, data: MSADataset | dict[int | None, MSADataset]) -> dict[str, Any]:
     """Train one task (unless finished) with its log in ``run_dir/train.log``; returns its
     ``summary.json`` plus ``train_wall_s`` and ``reused``. Runs in whichever process the
     executor chose."""
     from robustmsa.engine.trainer import Trainer
 
+    if isinstance(data, dict):  # fold -> dataset
+        data = data[task.cell.get("fold")]
     t0 = time.perf_counter()
     reused = is_done(task)
     if not reused:
@@ -223,7 +259,8 @@ def train_task(task: RunTask, data: MSADataset) -> dict[str, Any]:
     return summary | {"train_wall_s": time.perf_counter() - t0, "reused": reused}
 
 
-def run_trainings(tasks: list[RunTask], data: MSADataset, *, workers: int = 1,
+def run_trainings(tasks: list[RunTask], data: MSADataset | dict[int | None, MSADataset], *,
+                  workers: int = 1,
                   ray_address: str | None = None, progress: bool = True) -> dict[str, dict]:
     """Train every task (dependencies first) with the chosen executor; key -> summary."""
     from robustmsa.engine import grid
@@ -254,7 +291,7 @@ def evaluate_run(task: RunTask, data: MSADataset, bc: BenchmarkConfig,
     """Records of one trained run on the benchmark's protocols; (records, seconds)."""
     path = task.run_dir / "best.pt"
     method, ck = load_method(path)
-    label = run_label(ck, path, task.run.name) | {k: v for k, v in task.cell.items() if k != "seed"}
+    label = run_label(ck, path, task.run.name)  # carries fold under CV
     return evaluate_method(  # raw data, prepared for ck (one data path)
         method, data, protocols=bc.protocols, conditions=bc.conditions,
         mask_seeds=bc.mask_seeds, label=label, cache=cache, checkpoint=ck)
@@ -270,20 +307,22 @@ class Evaluation:
     profiles: dict[str, dict] = field(default_factory=dict)  # run name -> measured costs
 
 
-def evaluate_runs(tasks: list[RunTask], summaries: dict[str, dict], data: MSADataset,
-                  bc: BenchmarkConfig) -> Evaluation:
-    """Every task's records, cost row and loss balance, in grid order, on shared masks; the
-    compute cost of each run is measured on its first cell."""
+def evaluate_runs(tasks: list[RunTask], summaries: dict[str, dict],
+                  datasets: dict[int | None, MSADataset], bc: BenchmarkConfig) -> Evaluation:
+    """Every task's records, cost row and loss balance, in grid order, on shared masks (one
+    mask cache per fold: another fold's test split is other samples); the compute cost of
+    each run is measured once, on its first cell."""
     ev = Evaluation()
-    cache = MaskCache()
-    first = next(iter(grid_cells(bc)), None)
+    caches: dict[int | None, MaskCache] = {}
     for task in tasks:
+        fold = task.cell.get("fold")
+        data = datasets[fold]
         summary = summaries[task.key]
         ev.balance += balance_entries(summary, task.run.name, task.cell["seed"])
-        recs, eval_s = evaluate_run(task, data, bc, cache)
+        recs, eval_s = evaluate_run(task, data, bc, caches.setdefault(fold, MaskCache()))
         ev.records += recs
         ev.costs.append(run_costs(task, summary, eval_s))
-        if task.cell == first:  # compute cost of the trained run (robustmsa.evaluation.costs)
+        if task.run.name not in ev.profiles:  # compute cost (robustmsa.evaluation.costs)
             ev.profiles[task.run.name] = measure_run_costs(task.config, task.run_dir, data)
     return ev
 
@@ -300,22 +339,29 @@ def run_benchmark(bc: BenchmarkConfig, data: MSADataset | None = None, *, worker
     out = Path(bc.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / "benchmark.yaml", yaml.safe_dump(to_dict(bc), sort_keys=False).encode())
-    base = dataclass_from_dict(ExperimentConfig, bc.base, "base")
-    data = data or base.data.load()
+    datasets = fold_datasets(bc, data)
     tasks = plan_runs(bc)
-    summaries = run_trainings(tasks, data, workers=workers, ray_address=ray_address,
+    summaries = run_trainings(tasks, datasets, workers=workers, ray_address=ray_address,
                               progress=progress)
-    ev = evaluate_runs(tasks, summaries, data, bc)
+    ev = evaluate_runs(tasks, summaries, datasets, bc)
     atomic_write(out / "cost_profile.json", json.dumps(ev.profiles, indent=1).encode())
     atomic_write(out / "costs.json", json.dumps(ev.costs, indent=1).encode())
-    write_benchmark_balance(out, [r.name for r in bc.runs], bc.seeds)  # loss_balance.md / .json
-    return write_report(ev.records, out, title=bc.title,
-                        costs=merge_costs(_average_costs(ev.costs), ev.profiles),
-                        preamble=f"Config: `{out / 'benchmark.yaml'}`. Seeds: {bc.seeds}. "
-                        "Loss balance with the acting / inert verdict per distinctive term: "
-                        "`loss_balance.md`.",
-                        data=data, task=Task.build(base.task.kind, data.info), balance=ev.balance,
-                        compare_to={r.name: r.compare_to for r in bc.runs if r.compare_to})
+    dsets = list(datasets.values())
+    cv = bool(dsets[0].info.cv)
+    folds = [d.info.cv["fold"] for d in dsets] if cv else None
+    write_benchmark_balance(out, [r.name for r in bc.runs], bc.seeds, folds=folds)  # loss_balance.md / .json
+    base = dataclass_from_dict(ExperimentConfig, bc.base, "base")
+    report = write_report(ev.records, out, title=bc.title,
+                          costs=merge_costs(_average_costs(ev.costs), ev.profiles),
+                          metric=bc.metric or None,
+                          preamble=f"Config: `{out / 'benchmark.yaml'}`. Seeds: {bc.seeds}."
+                          + (f" CV folds: {folds}." if cv else "")
+                          + " Loss balance with the acting / inert verdict per distinctive term: "
+                          "`loss_balance.md`.",
+                          data=dsets if cv else dsets[0],
+                          task=Task.build(base.task.kind, dsets[0].info), balance=ev.balance,
+                          compare_to={r.name: r.compare_to for r in bc.runs if r.compare_to})
+    return extra_sections(report, ev.records, dsets, bc)
 
 
 def _average_costs(costs: list[dict]) -> list[dict]:

@@ -31,25 +31,45 @@ class DataConfig:
     seed: seed of data generation / validation carving where the source needs one.
     standardize: standardise every feature with mean / std of the training split's valid
         frames (stored in checkpoints for inference); missing entries stay exactly zero.
+    cv_folds: K > 0 = grouped K-fold cross-validation (folds by video, stratified for class
+        labels; `robustmsa.data.cv`); 0 = the dataset's own splits.
+    cv_fold: which fold is the test split (0..K-1); validation = fold (i + 1) mod K.
+    cv_pool: splits pooled for the folds (empty = all; ICT-MMMO trimodal: [valid, test]).
+    cv_seed: seed of the fold assignment (independent of the training seed).
     """
 
     source: str = "synthetic:small"
     seed: int = 0
     standardize: bool = True
+    cv_folds: int = 0
+    cv_fold: int = 0
+    cv_pool: list[str] = field(default_factory=list)
+    cv_seed: int = 0
 
     def __post_init__(self) -> None:
         if not self.source.strip():
             raise ConfigError("data.source must not be empty")
         if self.seed < 0:
             raise ConfigError(f"data.seed must be >= 0; got {self.seed}")
+        if self.cv_folds < 0 or (self.cv_folds and self.cv_folds < 3):
+            raise ConfigError(f"data.cv_folds must be 0 (no CV) or >= 3; got {self.cv_folds}")
+        if self.cv_folds and not 0 <= self.cv_fold < self.cv_folds:
+            raise ConfigError(f"data.cv_fold must be in [0, {self.cv_folds - 1}]; got "
+                              f"{self.cv_fold}")
+        if self.cv_seed < 0:
+            raise ConfigError(f"data.cv_seed must be >= 0; got {self.cv_seed}")
 
     def load(self):
-        """The *raw* dataset this config describes (never standardised here: the trainer
-        standardises with its training split, and every consumer prepares data for a
-        checkpoint with `robustmsa.data.prepare.prepare_for_checkpoint`)."""
+        """The *raw* dataset this config describes, with its cross-validation fold carved when
+        ``cv_folds`` is set (a fold is a different dataset: `robustmsa.data.cv.carve_fold`).
+        Never standardised here: the trainer standardises with its training split, and every
+        consumer prepares data for a checkpoint with
+        `robustmsa.data.prepare.prepare_for_checkpoint` (which carves a checkpoint's fold
+        itself from uncarved data)."""
         from robustmsa.data import load_data
+        from robustmsa.data.cv import cv_spec, fold_for
 
-        return load_data(self.source, seed=self.seed)
+        return fold_for(load_data(self.source, seed=self.seed), cv_spec(self))
 
 
 @dataclass

@@ -83,18 +83,24 @@ class Predictor:
         return dict(self.checkpoint_.get("extractor") or {})
 
     def _raw_split(self, features: dict[str, np.ndarray], present: dict[str, bool] | None,
-                   lengths: dict[str, int] | None) -> MSASplit:
+                   lengths: dict[str, int] | None,
+                   valid: dict[str, np.ndarray] | None = None) -> MSASplit:
         """One raw sample padded to the model's sequence lengths (absent = length 0)."""
         present = present or {}
         lengths = lengths or {}
+        valid = valid or {}
         unknown = set(features) - set(self.info_.modalities)
         if unknown:
             raise DataError(f"unknown modality(ies) {sorted(unknown)}; model uses "
                             f"{list(self.info_.modalities)}")
-        bad = set(lengths) - set(self.info_.modalities)
-        if bad:
-            raise DataError(f"lengths: unknown modality(ies) {sorted(bad)}")
-        feats, lens = {}, {}
+        for what, given in (("lengths", lengths), ("valid", valid)):
+            bad = set(given) - set(self.info_.modalities)
+            if bad:
+                raise DataError(f"{what}: unknown modality(ies) {sorted(bad)}")
+        both = sorted(set(lengths) & set(valid))
+        if both:
+            raise DataError(f"give lengths or valid for a modality, not both: {both}")
+        feats, lens, fvalid = {}, {}, {}
         for m in self.info_.modalities:
             d, t_max = self.info_.dims[m], max(1, self.info_.seq_lens[m])
             x = features.get(m)
@@ -108,7 +114,17 @@ class Predictor:
                     raise DataError(f"modality {m!r}: expected (T, {d}) features, got {x.shape}")
                 if not np.isfinite(x).all():
                     raise DataError(f"modality {m!r}: features contain NaN or ±inf")
-                if m in lengths:
+                if m in valid:  # explicit frame mask: frames outside it are missing
+                    v = np.asarray(valid[m])
+                    if v.dtype != bool or v.shape != (x.shape[0],):
+                        raise DataError(f"valid[{m!r}] must be a ({x.shape[0]},) bool array "
+                                        f"(one flag per row given); got {v.dtype} {v.shape}")
+                    fv = np.zeros((1, t_max), dtype=bool)
+                    fv[0, :min(t_max, len(v))] = v[:t_max]
+                    nz = np.flatnonzero(fv[0])
+                    n = int(nz[-1]) + 1 if len(nz) else 0
+                    fvalid[m] = fv
+                elif m in lengths:
                     n = int(lengths[m])
                     if not 0 <= n <= x.shape[0]:
                         raise DataError(f"lengths[{m!r}] = {n} is outside [0, {x.shape[0]}] "
@@ -120,14 +136,17 @@ class Predictor:
                 arr[0, :n] = x[:n]
             feats[m] = arr
             lens[m] = np.array([n], dtype=np.int64)
+            if m in valid and m not in fvalid:  # not given or present=False: absent
+                fvalid[m] = np.zeros((1, t_max), dtype=bool)
         return MSASplit(features=feats, lengths=lens, labels=np.zeros(1, np.float32),
-                        ids=np.array(["input"]))
+                        ids=np.array(["input"]), frame_valid=fvalid)
 
     def make_batch(self, features: dict[str, np.ndarray], present: dict[str, bool] | None = None,
-                   lengths: dict[str, int] | None = None) -> Batch:
+                   lengths: dict[str, int] | None = None,
+                   valid: dict[str, np.ndarray] | None = None) -> Batch:
         """One-sample batch as the model sees it (prepared for the checkpoint); absent,
         ``present=False`` or zero-length modalities are zero and not present."""
-        split = self._raw_split(features, present, lengths)
+        split = self._raw_split(features, present, lengths, valid)
         raw = MSADataset({"input": split}, info=replace(self.info_, name="predictor input",
                                                         source="features"))
         prepared = prepare_for_checkpoint(self.checkpoint_, raw, source=self.path_)
@@ -136,7 +155,8 @@ class Predictor:
     @torch.no_grad()
     def predict_features(self, features: dict[str, np.ndarray],
                          present: dict[str, bool] | None = None,
-                         lengths: dict[str, int] | None = None) -> dict:
+                         lengths: dict[str, int] | None = None,
+                         valid: dict[str, np.ndarray] | None = None) -> dict:
         """{"score", "probs", "class_names", "modalities_used"} for one sample.
 
         Args:
@@ -146,13 +166,19 @@ class Predictor:
             lengths: modality -> number of valid rows; rows after it are padding. Without it,
                 trailing all-zero rows are padding (a zero-padded dataset row, as
                 ``data["test"].features[m][i]``); pass the length to keep valid all-zero
-                rows (raw-media callers do).
+                rows (raw-media callers do). All-zero rows *before* the last non-zero one
+                are real frames under this rule.
+            valid: modality -> (T,) bool explicit frame mask, for data whose missing frames
+                sit anywhere (`MSASplit.frame_valid`, the MFN releases: pass
+                ``data["test"].valid_mask(m)[i]`` with a dataset row to get exactly what
+                ``evaluate`` computes); rows outside it are missing. Not with ``lengths``.
         """
-        batch = self.make_batch(features, present, lengths)
+        batch = self.make_batch(features, present, lengths, valid)
         pred = self.method_.predict(batch.to(next(self.method_.parameters()).device))
         used = [m for j, m in enumerate(self.info_.modalities) if bool(batch.present[0, j])]
-        return {
-            "score": float(pred.score[0]),
+        score = pred.score[0]
+        return {  # a multi-target model's score is one value per target (task.target_names)
+            "score": float(score) if score.ndim == 0 else [float(v) for v in score],
             "probs": pred.probs[0].tolist() if pred.probs is not None else None,
             "class_names": list(self.task_.class_names),
             "modalities_used": used,

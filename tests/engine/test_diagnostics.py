@@ -181,3 +181,25 @@ def test_benchmark_report_has_the_loss_balance(data, tmp_path):
     assert "| kd | **kd** |" in md and "acting" in md
     rows = json.loads((tmp_path / "loss_balance.json").read_text())["rows"]
     assert {r["name"] for r in rows} == {"teacher", "kd"}
+
+
+def test_balance_batch_whole_groups_and_natural_missingness():
+    """The diagnostic batch of a ``group_batches`` method is whole videos (as the trainer's
+    batches), and its training mask is drawn on the split's frame masks and natural absence."""
+    import numpy as np
+    from tests.missing.test_natural_missing import gappy_split
+
+    sp = gappy_split(n=40)
+    sp.groups = np.array([f"v{i // 3}" for i in range(len(sp))])  # videos of 3 clips
+    b = balance_batch(sp, parse_condition("random_subset"), seed=1, batch_size=8,
+                      groups=sp.groups)
+    rows = b.index.numpy()
+    vids = set(sp.groups[rows].tolist())
+    assert sorted(rows.tolist()) == [i for i in range(len(sp)) if sp.groups[i] in vids]
+    masked_present = b.present & b.train_mask.present
+    assert not (b.train_mask.present & ~b.present).any()  # nothing naturally absent asked for
+    assert masked_present.any(1).all()
+    ref = balance_batch(sp, parse_condition("frame:0.5"), seed=1, batch_size=8)
+    v = torch.from_numpy(sp.frame_valid["audio"][ref.index.numpy()])
+    kept = ref.train_mask.keep["audio"] & v
+    assert (kept.sum(1).float() / v.sum(1)).mean() < 0.8  # real frames dropped in valid order

@@ -91,7 +91,9 @@ def test_quiet_native_drops_only_third_party_lines(capfd):
              "manager requires a model with a single signature inference.\n"
              "INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n"
              "WARNING: All log messages before absl::InitializeLog() is called are written to "
-             "STDERR\n")
+             "STDERR\n"
+             "USDT:2026-12-01 23:14:18 31127:31127 SyncActivityProfilerHandler.cpp:52] "
+             "profiler_start\n")
     assert filter_noise(noise + "ours\n") == "ours\n"
     with quiet_native(True):
         os.write(2, noise.encode())

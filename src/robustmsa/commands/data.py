@@ -46,13 +46,18 @@ def dataset_summary(ds: MSADataset) -> dict:
     """JSON-ready summary of ``ds``: per split sizes, shapes, length and label statistics."""
     import numpy as np
 
+    from robustmsa.data.natural import split_missing
+
     splits = {}
     for name, sp in ds.splits.items():
         y = np.asarray(sp.labels, dtype=np.float64)
+        nat = split_missing(sp)
         entry: dict = {
             "n": len(sp),
             "modalities": {
-                m: {"shape": list(x.shape), "lengths": _stats(sp.lengths[m])}
+                m: {"shape": list(x.shape), "lengths": _stats(sp.lengths[m]),
+                    "frame_mask": "explicit" if m in sp.frame_valid else "prefix",
+                    "natural_missing": nat[m]}
                 for m, x in sp.features.items()
             },
             "labels": {
@@ -63,9 +68,13 @@ def dataset_summary(ds: MSADataset) -> dict:
         }
         if sp.extras:
             entry["extras"] = {k: list(v.shape) for k, v in sp.extras.items()}
+        if y.ndim == 2:
+            entry["labels"]["columns"] = int(y.shape[1])
         vids = _video_ids(ds, sp)
+        if vids is None and sp.groups is not None:
+            vids = np.asarray(sp.groups)
         if vids is not None:
-            entry["videos"] = int(len(set(vids)))
+            entry["videos"] = int(len(set(vids.tolist())))
         splits[name] = entry
     return {"info": ds.info.to_dict(), "splits": splits}
 
@@ -74,8 +83,10 @@ def _print_summary(s: dict) -> None:
     info = s["info"]
     print(f"dataset {info['name']}  (source: {info['source']})")
     print(f"  labels: {info['label_kind']}"
-          + (f" in [{info['score_range'][0]:g}, {info['score_range'][1]:g}]"
-             if info["label_kind"] == "score" else f" {info['class_names']}"))
+          + (f" {info['class_names']}" if info["label_kind"] == "class" else
+             f" in [{info['score_range'][0]:g}, {info['score_range'][1]:g}]"))
+    if info.get("target_names"):
+        print(f"  targets ({len(info['target_names'])}): {', '.join(info['target_names'])}")
     print("  dims: " + ", ".join(f"{m} {d}" for m, d in info["dims"].items())
           + "; padded lengths: " + ", ".join(f"{m} {t}" for m, t in info["seq_lens"].items()))
     for name, e in s["splits"].items():
@@ -85,8 +96,14 @@ def _print_summary(s: dict) -> None:
         print(head)
         for m, me in e["modalities"].items():
             ln = me["lengths"]
+            nat = me["natural_missing"]
+            fm = nat["frames_missing"]
             print(f"    {m:<7} shape {tuple(me['shape'])}  length min/mean/max "
-                  f"{ln['min']:g}/{ln['mean']:.1f}/{ln['max']:g}")
+                  f"{ln['min']:g}/{ln['mean']:.1f}/{ln['max']:g}  naturally absent "
+                  f"{100 * nat['absent']:.1f}%  missing steps "
+                  + ("—" if fm != fm else f"{100 * fm:.1f}%")
+                  + f"  valid steps {nat['valid_steps']:.1f}"
+                  + ("  (explicit frame mask)" if me["frame_mask"] == "explicit" else ""))
         lb = e["labels"]
         print(f"    labels  mean {lb['mean']:.3f}  std {lb['std']:.3f}  min {lb['min']:g}  "
               f"max {lb['max']:g}  zeros {lb['zeros']}  >=0 {lb['pct_nonneg']:.1f}%")
@@ -134,12 +151,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     dsub = p.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
     dsub.required = True
     src_help = ("dataset path (.npz/.json, MMSA/MulT/MMSA-FET pickle, dataset folder) or "
-                "built-in name (synthetic, synthetic:mosi, synthetic:small, mosi_bclstm)")
+                "built-in name (synthetic, synthetic:mosi, synthetic:small, mosi_bclstm, ict_mmmo_mfn, "
+                "pom_mfn, youtube_mfn)")
 
     pi = dsub.add_parser("info", help="print splits, shapes, lengths and label statistics",
                          description="Print splits, sample counts, per-modality shapes (N,T,D), "
-                                     "length and label statistics (and videos per split where "
-                                     "ids name videos).")
+                                     "length and label statistics, natural missing rates per "
+                                     "modality and split (samples without the modality, "
+                                     "all-zero steps), and videos per split where known.")
     pi.add_argument("data", metavar="PATH_OR_NAME", help=src_help)
     pi.add_argument("--json", action="store_true", help="machine-readable JSON output")
     pi.add_argument("--seed", type=int, default=0,

@@ -53,6 +53,23 @@ def data_source_of(checkpoints: list[str], override: str = "") -> tuple[str, int
     return next(iter(seen))
 
 
+def evaluated_datasets(checkpoints: list[str], data):
+    """What the report describes: ``[data]``, or the CV folds the checkpoints were trained on
+    (carved from ``data`` as `prepare_for_checkpoint` carves them) when every checkpoint is a
+    fold checkpoint."""
+    from robustmsa.data.cv import fold_for
+    from robustmsa.data.prepare import checkpoint_info
+    from robustmsa.engine.checkpoint import load_checkpoint
+
+    folds: dict[tuple, dict] = {}
+    for c in checkpoints:
+        cv = checkpoint_info(load_checkpoint(c), str(c)).cv
+        if not cv:
+            return [data]
+        folds.setdefault((cv["folds"], cv["fold"], tuple(cv["pool"]), cv["seed"]), cv)
+    return [fold_for(data, cv) for _, cv in sorted(folds.items())]
+
+
 def run(args: argparse.Namespace) -> int:
     from robustmsa.data import load_data
     from robustmsa.engine.checkpoint import load_checkpoint
@@ -78,7 +95,12 @@ def run(args: argparse.Namespace) -> int:
                           progress=lambda line: print(line, file=sys.stderr, flush=True),
                           missing_input=args.missing_input)
     task = Task.from_dict(load_checkpoint(args.checkpoint[0])["task"])
+    datasets = evaluated_datasets(args.checkpoint, data)
     report = write_report(records, args.out, title=f"Evaluation on {data.info.name} [{args.split}]",
-                          data=data, task=task, split=args.split)
+                          data=datasets if datasets[0].info.cv else datasets[0], task=task,
+                          split=args.split)
+    from robustmsa.benchmark_extra import extra_sections
+
+    extra_sections(report, records, datasets, None, split=args.split)  # natural missingness
     print(f"wrote {report} and {report.parent / 'results.json'}")
     return 0

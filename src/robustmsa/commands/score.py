@@ -129,6 +129,13 @@ def check_task_fits(path: Path, task: str | None, convention: str, pred_key: str
     """
     if task is None:
         return
+    if task == "multi_regression":
+        raise DataError(
+            f"{path}: predictions of a multi-target regression model ('{pred_key}' = (N, K) "
+            "scores on the targets' own scale) fit no sentiment convention, so "
+            f"{convention!r} would be meaningless; use robustmsa evaluate (MAE / Corr per "
+            "target)"
+        )
     if task != "regression" and convention in REGRESSION_CONVENTIONS:
         raise DataError(
             f"{path}: predictions of a {task!r} class model ('{pred_key}' = class "

@@ -5,8 +5,9 @@ one entry point, `load_data`.
 
 - a built-in name: ``synthetic`` (= ``synthetic:mosi``), ``synthetic:mosi``,
   ``synthetic:small`` (generated with ``random_state=seed``), or the name of a real dataset
-  folder such as ``mosi_bclstm``, looked up as ``../shared/data/<name>`` relative to the
-  repository root and to the current directory's parent;
+  folder (``mosi_bclstm``, ``ict_mmmo_mfn``, ``pom_mfn``, ``youtube_mfn``; ``NAME:VARIANT`` such
+  as ``mosi_bclstm:score`` or ``ict_mmmo_mfn:binary``), looked up as ``../shared/data/<name>``
+  relative to the repository root and to the current directory's parent;
 - a path: the project's ``.npz``/``.json``, an MMSA / MulT / MMSA-FET pickle (read with the
   restricted unpickler), or a dataset folder (format auto-detected, see
   `robustmsa.data.readers`).
@@ -23,6 +24,7 @@ from robustmsa.data.readers import (
     detect_format,
     read_fet_dataset,
     read_fet_features,
+    read_mfn,
     read_mmsa_pickle,
     read_mosi_bclstm,
     read_mult_pickle,
@@ -59,6 +61,7 @@ __all__ = [
     "make_synthetic_preset",
     "read_fet_dataset",
     "read_fet_features",
+    "read_mfn",
     "read_mmsa_pickle",
     "read_mosi_bclstm",
     "read_mult_pickle",
@@ -72,7 +75,8 @@ __all__ = [
 
 SYNTHETIC_DEFAULT_PRESET = "mosi"
 BUILTIN_NAMES: tuple[str, ...] = (
-    "synthetic", *(f"synthetic:{p}" for p in PRESETS), *FOLDER_FORMATS.names()
+    "synthetic", *(f"synthetic:{p}" for p in PRESETS),
+    *(n for n in FOLDER_FORMATS.names() if FOLDER_FORMATS.get(n).builtin),
 )
 
 
@@ -145,9 +149,9 @@ def load_data(spec: str | os.PathLike, *, seed: int = 0) -> MSADataset:
     base, _, variant = text.rpartition(":") if ":" in text else (text, "", "")
     if ":" in text and Path(base).is_dir():
         return read_path(Path(base), seed=seed, variant=variant)
-    if text in FOLDER_FORMATS:
+    if text in BUILTIN_NAMES:
         return read_path(resolve_shared_dataset(text), seed=seed)
-    if base in FOLDER_FORMATS:
+    if base in BUILTIN_NAMES:
         return read_path(resolve_shared_dataset(base), seed=seed, variant=variant)
     raise DataError(
         f"{text}: no such file or folder, and not a built-in dataset "

@@ -33,6 +33,8 @@ def collate_rows(split: MSASplit, rows: Sequence[int]) -> Batch:
     """Build a complete (nothing dropped) `Batch` from rows of ``split``.
 
     Modalities with length 0 for a sample are marked not present and their features are zero.
+    The frame mask is ``split.frame_valid[m]`` where the split carries one (frames missing in
+    the middle or at the start), else the first ``lengths`` frames.
     """
     idx = np.asarray(rows, dtype=np.int64)
     feats, fmask, lens, pres = {}, {}, {}, []
@@ -41,8 +43,11 @@ def collate_rows(split: MSASplit, rows: Sequence[int]) -> Batch:
             continue
         x = torch.from_numpy(np.ascontiguousarray(split.features[m][idx], dtype=np.float32))
         ln = torch.from_numpy(np.asarray(split.lengths[m][idx], dtype=np.int64))
-        t = torch.arange(x.shape[1])
-        mask = t[None, :] < ln[:, None]  # (B, T)
+        if m in split.frame_valid:
+            mask = torch.from_numpy(np.ascontiguousarray(split.frame_valid[m][idx], dtype=bool))
+        else:
+            t = torch.arange(x.shape[1])
+            mask = t[None, :] < ln[:, None]  # (B, T)
         feats[m] = x * mask[..., None]  # padding is exactly zero
         fmask[m] = mask
         lens[m] = ln

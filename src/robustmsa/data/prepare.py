@@ -10,16 +10,22 @@ validation during training sees exactly what evaluation sees afterwards.
 What it does, in order:
 
 1. checks the checkpoint's ``dataset_info`` and ``normalization`` fields;
-2. checks the feature layout: every modality the model uses is in the data with the same width,
+2. carves the checkpoint's cross-validation fold (``dataset_info.cv``, `robustmsa.data.cv`)
+   from uncarved data — a fold checkpoint is evaluated on its own test fold whatever fold or
+   uncarved data it is given, as long as the uncarved data is known — and refuses data that is
+   another fold it cannot re-carve;
+3. checks the feature layout: every modality the model uses is in the data with the same width,
    made by the same extractor with the same settings where both record one (`robustmsa
    extract`), and the labels are of the same kind (sentiment scores vs. the same classes);
-3. standardises each used modality with the checkpoint's stored mean / std (the statistics of
+4. standardises each used modality with the checkpoint's stored mean / std (the statistics of
    the *training split the model was trained on*, never of the file being evaluated); padding
    stays exactly zero. A checkpoint with no stored statistics (``data.standardize=false``) gets
-   the raw features.
+   the raw features. Frames outside an explicit frame mask (`MSASplit.frame_valid`) stay
+   zero too, exactly as in training.
 
-Masks depend only on sample ids and lengths, which this never changes, so two checkpoints with
-different statistics are still evaluated on identical masks.
+Masks depend only on sample ids, lengths and frame masks, which this never changes, so two
+checkpoints with different statistics are still evaluated on identical masks (checkpoints of
+different folds are evaluated on different test samples, each on its own).
 
 A prepared dataset remembers its raw source (``raw_``) and the statistics it was prepared with
 (``prepared_for_``): preparing it again for another checkpoint starts from the raw data, and
@@ -35,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from robustmsa.data.cv import fold_for, same_fold
 from robustmsa.data.schema import DatasetInfo, MSADataset
 from robustmsa.data.transforms import NormStats, apply_norm
 from robustmsa.errors import CheckpointError, DataError
@@ -46,6 +53,7 @@ __all__ = [
     "norm_stats_of",
     "norm_stats_payload",
     "prepare_for_checkpoint",
+    "preparation_key",
 ]
 
 
@@ -103,7 +111,17 @@ def fingerprint(stats: NormStats) -> str:
 
 def check_data_fits(checkpoint: Any, trained_on: DatasetInfo, data: DatasetInfo) -> None:
     """Raise `CheckpointError` unless ``data`` has the features and labels the model was
-    trained on (``checkpoint`` only names the model in the message)."""
+    trained on, and is the same cross-validation fold when the model was trained on one
+    (``checkpoint`` only names the model in the message)."""
+    if trained_on.cv and not same_fold(dict(data.cv), dict(trained_on.cv)):
+        cv = trained_on.cv
+        raise CheckpointError(
+            f"{checkpoint}: trained on cross-validation fold {cv['fold']} of {cv['folds']} "
+            f"(pool {'+'.join(cv['pool'])}, seed {cv['seed']}); evaluate it on that fold "
+            f"(data.cv_folds={cv['folds']} data.cv_fold={cv['fold']}) or on the uncarved data: "
+            f"dataset {data.name!r} is "
+            f"{'fold ' + str(data.cv.get('fold')) if data.cv else 'not a CV fold'}"
+            ", whose test samples overlap this model's training data")
     for m, d in trained_on.dims.items():
         got = data.dims.get(m)
         if got is None:
@@ -116,10 +134,17 @@ def check_data_fits(checkpoint: Any, trained_on: DatasetInfo, data: DatasetInfo)
                 f"{trained_on.name!r}) but dataset {data.name!r} has width {got}"
             )
     if trained_on.label_kind != data.label_kind:
-        what = {"class": "native class ids", "score": "sentiment scores"}
+        what = {"class": "native class ids", "score": "sentiment scores",
+                "multi": "multi-target scores"}
         raise CheckpointError(
             f"{checkpoint}: the model was trained on {what[trained_on.label_kind]} but dataset "
             f"{data.name!r} has {what.get(data.label_kind, data.label_kind)}"
+        )
+    if trained_on.label_kind == "multi" and tuple(trained_on.target_names) != tuple(
+            data.target_names):
+        raise CheckpointError(
+            f"{checkpoint}: the model's targets {list(trained_on.target_names)} differ from "
+            f"dataset {data.name!r}'s {list(data.target_names)}"
         )
     if trained_on.label_kind == "class" and tuple(trained_on.class_names) != tuple(
             data.class_names):
@@ -183,8 +208,11 @@ def prepare_for_checkpoint(
             "(load_data / DataConfig.load): the checkpoint's statistics are applied here"
         )
     info = checkpoint_info(ck, where)
-    check_data_fits(where, info, raw.info)
-    check_extractors_fit(where, ck, raw.info)
+    fold = raw
+    if info.cv and (not raw.info.cv or getattr(raw, "uncarved_", None) is not None):
+        fold = fold_for(raw, info.cv, who=where)  # the checkpoint's own CV fold
+    check_data_fits(where, info, fold.info)
+    check_extractors_fit(where, ck, fold.info)
     stats = norm_stats_of(ck, where)
     for m in info.modalities:
         if stats and m not in stats:
@@ -192,20 +220,29 @@ def prepare_for_checkpoint(
         if m in stats and stats[m][0].shape[0] != info.dims[m]:
             raise CheckpointError(f"{where}: field 'normalization.{m}' has width "
                                   f"{stats[m][0].shape[0]}, the model {info.dims[m]}")
-    fp = fingerprint(stats)
-    names = list(raw.splits) if splits is None else list(splits)
+    fp = preparation_key(ck, where)
+    names = list(fold.splits) if splits is None else list(splits)
     if getattr(data, "prepared_for_", None) == fp and all(s in data.splits for s in names):
         return data
     out_splits = {}
     for s in names:
-        sp = raw[s]  # DataError naming the dataset and its splits when absent
-        feats = {m: apply_norm(x, sp.lengths[m], stats[m]) if m in stats else x
-                 for m, x in sp.features.items()}
+        sp = fold[s]  # DataError naming the dataset and its splits when absent
+        feats = {m: apply_norm(x, sp.lengths[m], stats[m], sp.frame_valid.get(m))
+                 if m in stats else x for m, x in sp.features.items()}
         out_splits[s] = _with_features(sp, feats)
-    out = MSADataset(splits=out_splits, info=raw.info)
+    out = MSADataset(splits=out_splits, info=fold.info)
     out.raw_ = raw  # type: ignore[attr-defined]
     out.prepared_for_ = fp  # type: ignore[attr-defined]
     return out
+
+
+def preparation_key(ck: dict[str, Any], source: str = "checkpoint") -> str:
+    """Equal keys = identically prepared data: the same statistics (`fingerprint`) and the
+    same cross-validation fold (``dataset_info.cv``)."""
+    cv = checkpoint_info(ck, source).cv
+    fold = "" if not cv else (f"|cv{cv['folds']}.{cv['fold']}.{'+'.join(cv['pool'])}."
+                              f"{cv['seed']}")
+    return fingerprint(norm_stats_of(ck, source)) + fold
 
 
 def _with_features(sp, feats):

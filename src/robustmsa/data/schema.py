@@ -4,6 +4,13 @@ A dataset is a set of named splits (``train``/``valid``/``test``); every split h
 modality, a zero-padded (N, T_m, D_m) float32 array and the (N,) true lengths, plus labels and
 sample ids. Dimensions and lengths are always read from the arrays, never from a config.
 
+Frame validity: by default the valid frames of a sample are the first ``lengths[m]`` ones
+(zero padding at the end). Releases whose missing frames sit anywhere (left padding, gaps in
+the middle: the MFN HDF5 releases) also carry ``frame_valid[m]``, an explicit (N, T_m) bool
+mask; ``lengths[m]`` is then the span end (index of the last valid frame + 1), so code that
+only knows lengths never treats a valid frame as padding. `MSASplit.valid_mask` gives the mask
+either way.
+
 On disk (``save_dataset``/``load_dataset``) a dataset is one ``.npz`` (arrays only, loaded with
 ``allow_pickle=False``) and a sidecar ``.json`` with the metadata.
 """
@@ -11,6 +18,7 @@ On disk (``save_dataset``/``load_dataset``) a dataset is one ``.npz`` (arrays on
 from __future__ import annotations
 
 import json
+import math
 import os
 import zipfile
 from dataclasses import asdict, dataclass, field
@@ -24,6 +32,8 @@ from robustmsa.types import MODALITIES
 
 FORMAT_VERSION = 1
 SPLITS: tuple[str, ...] = ("train", "valid", "test")
+#: ``score`` one sentiment score, ``class`` native class ids, ``multi`` K continuous targets
+LABEL_KINDS: tuple[str, ...] = ("score", "class", "multi")
 
 
 @dataclass
@@ -33,14 +43,18 @@ class MSASplit:
     Attributes:
         features: modality -> (N, T_m, D_m) float32, zero-padded at the end.
         lengths: modality -> (N,) int64 true lengths (1 <= len <= T_m, or 0 if the modality
-            is absent for that sample).
-        labels: (N,) float32 sentiment scores, or int64 class ids for native-class data.
+            is absent for that sample); with ``frame_valid[m]`` the span end (last valid
+            frame + 1).
+        labels: (N,) float32 sentiment scores, int64 class ids for native-class data, or
+            (N, K) float32 for multi-target regression (``DatasetInfo.target_names``).
         ids: (N,) sample ids as str.
         extras: optional extra arrays with a leading N axis (e.g. ``text_sim``).
         groups: optional (N,) str group of each sample (the video / dialogue an utterance
             belongs to), in the split's row order; None when the source has no grouping.
             Used by conversation-level methods (GCNet) and grouped cross-validation; see
             `robustmsa.data.groups`.
+        frame_valid: optional modality -> (N, T_m) bool, True where a frame is real; only for
+            modalities whose valid frames are not a prefix (see the module docstring).
     """
 
     features: dict[str, np.ndarray]
@@ -49,6 +63,7 @@ class MSASplit:
     ids: np.ndarray
     extras: dict[str, np.ndarray] = field(default_factory=dict)
     groups: np.ndarray | None = None
+    frame_valid: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -56,6 +71,13 @@ class MSASplit:
     @property
     def modalities(self) -> tuple[str, ...]:
         return tuple(m for m in MODALITIES if m in self.features)
+
+    def valid_mask(self, m: str) -> np.ndarray:
+        """(N, T_m) bool: the real frames of modality ``m`` (explicit mask, else the prefix)."""
+        if m in self.frame_valid:
+            return np.asarray(self.frame_valid[m], dtype=bool)
+        t = self.features[m].shape[1]
+        return np.arange(t)[None, :] < np.asarray(self.lengths[m])[:, None]
 
     def subset(self, rows: np.ndarray) -> MSASplit:
         """Rows ``rows`` (int indices or bool mask) as a new split (arrays copied)."""
@@ -66,6 +88,7 @@ class MSASplit:
             ids=self.ids[rows].copy(),
             extras={k: v[rows].copy() for k, v in self.extras.items()},
             groups=None if self.groups is None else self.groups[rows].copy(),
+            frame_valid={m: v[rows].copy() for m, v in self.frame_valid.items()},
         )
 
 
@@ -77,11 +100,18 @@ class DatasetInfo:
         name: dataset name, e.g. ``"mosi_bclstm"`` or ``"synthetic"``.
         dims: modality -> feature width D_m.
         seq_lens: modality -> padded length T_m.
-        label_kind: ``"score"`` (continuous sentiment) or ``"class"`` (native class ids).
+        label_kind: ``"score"`` (continuous sentiment), ``"class"`` (native class ids) or
+            ``"multi"`` ((N, K) targets named by ``target_names``).
         score_range: (lo, hi) of the sentiment scale for ``"score"`` labels.
         class_names: names of native classes (``"class"`` labels only).
         source: file or generator the data came from.
         notes: free-text provenance notes (e.g. split policy).
+        target_names: names of the K columns of (N, K) multi-target labels (empty otherwise).
+        cv: the cross-validation carving this dataset is (``robustmsa.data.cv``): ``folds``,
+            ``fold``, ``pool``, ``seed``; empty when it is not a CV fold.
+        target_mean, target_std: per-target mean / std of the *training split's* labels when
+            ``target_names`` is set (``multi_regression`` learns standardised targets and
+            predicts on the original scale); empty otherwise.
     """
 
     name: str
@@ -92,6 +122,10 @@ class DatasetInfo:
     class_names: tuple[str, ...] = ()
     source: str = ""
     notes: str = ""
+    target_names: tuple[str, ...] = ()
+    cv: dict = field(default_factory=dict)
+    target_mean: tuple[float, ...] = ()
+    target_std: tuple[float, ...] = ()
 
     @property
     def modalities(self) -> tuple[str, ...]:
@@ -101,6 +135,9 @@ class DatasetInfo:
         d = asdict(self)
         d["score_range"] = list(self.score_range)
         d["class_names"] = list(self.class_names)
+        d["target_names"] = list(self.target_names)
+        d["target_mean"] = list(self.target_mean)
+        d["target_std"] = list(self.target_std)
         return d
 
     @classmethod
@@ -115,7 +152,7 @@ class DatasetInfo:
             raise ValueError(f"expected a mapping, got {type(d).__name__}")
         d = dict(d)
         fields = {"name", "dims", "seq_lens", "label_kind", "score_range", "class_names",
-                  "source", "notes"}
+                  "source", "notes", "target_names", "cv", "target_mean", "target_std"}
         unknown = sorted(set(map(str, d)) - fields)
         if unknown:
             raise ValueError(f"unknown field(s) {', '.join(unknown)}")
@@ -131,16 +168,28 @@ class DatasetInfo:
                     and n >= 0 for m, n in v.items()):
                 raise ValueError(f"field {key!r} must map modality names to non-negative "
                                  f"integers; got {v!r}"[:300])
-        if d.get("label_kind", "score") not in ("score", "class"):
-            raise ValueError(f"field 'label_kind' must be 'score' or 'class'; got "
+        if d.get("label_kind", "score") not in LABEL_KINDS:
+            raise ValueError(f"field 'label_kind' must be one of {', '.join(LABEL_KINDS)}; got "
                              f"{d.get('label_kind')!r}")
         try:
             d["score_range"] = tuple(float(x) for x in d.get("score_range", (-3.0, 3.0)))
             d["class_names"] = tuple(str(x) for x in d.get("class_names", ()))
+            d["target_names"] = tuple(str(x) for x in d.get("target_names", ()))
+            d["target_mean"] = tuple(float(x) for x in d.get("target_mean", ()))
+            d["target_std"] = tuple(float(x) for x in d.get("target_std", ()))
         except (TypeError, ValueError):
-            raise ValueError("fields 'score_range' / 'class_names' must be lists") from None
+            raise ValueError("fields 'score_range' / 'class_names' / 'target_names' / "
+                             "'target_mean' / 'target_std' must be lists") from None
         if len(d["score_range"]) != 2:
             raise ValueError("field 'score_range' must be [lo, hi]")
+        for key in ("target_mean", "target_std"):
+            if d[key] and len(d[key]) != len(d["target_names"]):
+                raise ValueError(f"field {key!r} has {len(d[key])} values for "
+                                 f"{len(d['target_names'])} target_names")
+        if not all(math.isfinite(v) for v in d["target_mean"]) or \
+                not all(math.isfinite(v) and v > 0 for v in d["target_std"]):
+            raise ValueError("fields 'target_mean' / 'target_std' must be finite (std > 0)")
+        d["cv"] = check_cv(d.get("cv"))
         for key in ("source", "notes"):
             if not isinstance(d.get(key, ""), str):
                 raise ValueError(f"field {key!r} must be a string")
@@ -181,8 +230,10 @@ def validate_split(split: MSASplit, *, source: str, split_name: str) -> None:
     if labels.dtype.kind not in "biuf":
         raise DataError(f"{where}: labels must be numbers; got dtype {labels.dtype} "
                         f"(e.g. {labels.reshape(-1)[:1].tolist()})")
-    if labels.shape != (n,):
-        raise DataError(f"{where}: labels must have shape ({n},); got {labels.shape}")
+    if labels.ndim not in (1, 2) or labels.shape[0] != n or (labels.ndim == 2 and
+                                                            labels.shape[1] == 0):
+        raise DataError(f"{where}: labels must have shape ({n},) (or ({n}, K) for K targets); "
+                        f"got {labels.shape}")
     if not np.all(np.isfinite(labels.astype(np.float64))):
         raise DataError(f"{where}: labels contain NaN or ±inf")
     for m, x in split.features.items():
@@ -214,6 +265,73 @@ def validate_split(split: MSASplit, *, source: str, split_name: str) -> None:
                 f"{where}: '{m}_lengths' has length {int(ln[row])} for sample {row} "
                 f"(id {split.ids[row]!s}), outside [0, padded length {x.shape[1]}]"
             )
+        fv = split.frame_valid.get(m)
+        if fv is not None:
+            fv = np.asarray(fv)
+            if fv.dtype != bool or fv.shape != x.shape[:2]:
+                raise DataError(f"{where}: '{m}_valid' must be a bool array of shape "
+                                f"{x.shape[:2]}; got {fv.dtype} {fv.shape}")
+            span = np.where(fv.any(1), fv.shape[1] - np.argmax(fv[:, ::-1], axis=1), 0)
+            if (span != ln).any():
+                row = int(np.argmax(span != ln))
+                raise DataError(
+                    f"{where}: '{m}_lengths' of sample {row} (id {split.ids[row]!s}) is "
+                    f"{int(ln[row])} but its last valid frame in '{m}_valid' ends at {int(span[row])}"
+                )
+    unknown = set(split.frame_valid) - set(split.features)
+    if unknown:
+        raise DataError(f"{where}: frame masks for modalities without features: {sorted(unknown)}")
+
+
+def check_label_shapes(splits: dict[str, MSASplit], label_kind: str,
+                       target_names: tuple[str, ...], *, source: str) -> None:
+    """Multi-target labels (``label_kind="multi"``) are (N, K) with K = ``len(target_names)``;
+    every other kind has (N,) labels (one score or class id per sample).
+
+    Raises:
+        DataError: labels of the wrong shape (names the split and the shape).
+    """
+    for sname, sp in splits.items():
+        shape = np.shape(sp.labels)
+        n = shape[0]
+        if label_kind == "multi":
+            k = len(target_names)
+            if not k:
+                raise DataError(f"{source}: multi-target labels need target_names")
+            if shape != (n, k):
+                raise DataError(f"{source} [{sname}]: labels have shape {shape} but "
+                                f"{k} target names ({', '.join(target_names)}): expected "
+                                f"({n}, {k})")
+        elif shape != (n,):
+            raise DataError(f"{source} [{sname}]: labels must have shape ({n},) for "
+                            f"label_kind {label_kind!r}; got {shape} ((N, K) labels need "
+                            "label_kind 'multi' and K target_names)")
+
+
+def check_cv(cv: object) -> dict:
+    """A `DatasetInfo.cv` value, checked: ``{}`` or ``{folds, fold, pool, seed}``.
+
+    Raises:
+        ValueError: not a mapping, unknown / missing keys, ill-typed values (names the key).
+    """
+    if cv is None or cv == {}:
+        return {}
+    if not isinstance(cv, dict):
+        raise ValueError(f"field 'cv' must be a mapping; got {type(cv).__name__}")
+    keys = {"folds", "fold", "pool", "seed"}
+    if set(map(str, cv)) != keys:
+        raise ValueError(f"field 'cv' must have exactly the keys {', '.join(sorted(keys))}; got "
+                         f"{', '.join(sorted(map(str, cv)))}")
+    for k in ("folds", "fold", "seed"):
+        v = cv[k]
+        if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+            raise ValueError(f"field 'cv.{k}' must be a non-negative integer; got {v!r}")
+    if not cv["fold"] < cv["folds"]:
+        raise ValueError(f"field 'cv.fold' {cv['fold']} is not below 'cv.folds' {cv['folds']}")
+    pool = cv["pool"]
+    if not isinstance(pool, list | tuple) or not all(isinstance(x, str) for x in pool):
+        raise ValueError(f"field 'cv.pool' must be a list of split names; got {pool!r}")
+    return {"folds": cv["folds"], "fold": cv["fold"], "pool": list(pool), "seed": cv["seed"]}
 
 
 def check_class_labels(splits: dict[str, MSASplit], class_names: tuple[str, ...], *,
@@ -250,6 +368,8 @@ def infer_info(
     score_range: tuple[float, float] = (-3.0, 3.0),
     class_names: tuple[str, ...] = (),
     notes: str = "",
+    target_names: tuple[str, ...] = (),
+    cv: dict | None = None,
 ) -> DatasetInfo:
     """Validate every split and infer dims / padded lengths, checking they agree across splits."""
     if not splits:
@@ -271,10 +391,19 @@ def infer_info(
     mods = [set(sp.features) for sp in splits.values()]
     if any(s != mods[0] for s in mods):
         raise DataError(f"{source}: splits carry different modalities: {[sorted(s) for s in mods]}")
-    if label_kind not in ("score", "class"):
-        raise DataError(f"{source}: label_kind must be 'score' or 'class'; got {label_kind!r}")
+    if label_kind not in LABEL_KINDS:
+        raise DataError(f"{source}: label_kind must be one of {', '.join(LABEL_KINDS)}; got "
+                        f"{label_kind!r}")
+    check_label_shapes(splits, label_kind, target_names, source=source)
     if label_kind == "class":
         check_class_labels(splits, class_names, source=source)
+    mean: tuple[float, ...] = ()
+    std: tuple[float, ...] = ()
+    if target_names and "train" in splits:
+        y = np.asarray(splits["train"].labels, dtype=np.float64).reshape(len(splits["train"]), -1)
+        sd = y.std(0)
+        mean = tuple(float(v) for v in y.mean(0))
+        std = tuple(float(v) if v > 1e-8 else 1.0 for v in sd)
     order = {m: i for i, m in enumerate(MODALITIES)}
     dims = dict(sorted(dims.items(), key=lambda kv: order.get(kv[0], 99)))
     seq = dict(sorted(seq.items(), key=lambda kv: order.get(kv[0], 99)))
@@ -287,6 +416,10 @@ def infer_info(
         class_names=class_names,
         source=source,
         notes=notes,
+        target_names=tuple(target_names),
+        cv=dict(cv or {}),
+        target_mean=mean,
+        target_std=std,
     )
 
 
@@ -311,8 +444,12 @@ def save_dataset(ds: MSADataset, path: str | os.PathLike) -> Path:
             arrays[f"{sname}/extra/{k}"] = np.asarray(v)
         if sp.groups is not None:
             arrays[f"{sname}/groups"] = np.asarray(sp.groups).astype(str)
+        for m, v in sp.frame_valid.items():
+            arrays[f"{sname}/{m}_valid"] = np.asarray(v, dtype=bool)
         meta_splits[sname] = {"n": len(sp), "modalities": list(sp.modalities),
                               "extras": sorted(sp.extras), "groups": sp.groups is not None}
+        if sp.frame_valid:
+            meta_splits[sname]["frame_valid"] = sorted(sp.frame_valid)
     meta = {
         "format": "robustmsa-dataset",
         "format_version": FORMAT_VERSION,
@@ -381,11 +518,13 @@ def load_dataset(path: str | os.PathLike) -> MSADataset:
             ids = arrays[f"{sname}/ids"]
             extras = {k: arrays[f"{sname}/extra/{k}"] for k in sm.get("extras", [])}
             groups = arrays[f"{sname}/groups"] if sm.get("groups") else None
+            valid = {m: arrays[f"{sname}/{m}_valid"] for m in sm.get("frame_valid", [])}
         except KeyError as e:
             raise DataError(f"{p}: split {sname!r} lacks array {e.args[0]!r}") from None
-        splits[sname] = MSASplit(feats, lens, labels, ids, extras, groups)
+        splits[sname] = MSASplit(feats, lens, labels, ids, extras, groups, valid)
     checked = infer_info(
         splits, name=info.name, source=str(p), label_kind=info.label_kind,
         score_range=info.score_range, class_names=info.class_names, notes=info.notes,
+        target_names=info.target_names, cv=info.cv,
     )
     return MSADataset(splits=splits, info=checked)

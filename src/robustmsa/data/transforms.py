@@ -20,7 +20,7 @@ def fit_norm_stats(split: MSASplit, eps: float = 1e-6) -> NormStats:
     """Per-feature mean / std over the valid frames of ``split`` (constant features: std 1)."""
     out: NormStats = {}
     for m, x in split.features.items():
-        valid = np.arange(x.shape[1])[None, :] < split.lengths[m][:, None]  # (N, T)
+        valid = split.valid_mask(m)  # (N, T)
         frames = x[valid].astype(np.float64)  # (n_valid, D)
         mean = frames.mean(0) if len(frames) else np.zeros(x.shape[2])
         std = frames.std(0) if len(frames) else np.ones(x.shape[2])
@@ -29,12 +29,18 @@ def fit_norm_stats(split: MSASplit, eps: float = 1e-6) -> NormStats:
     return out
 
 
-def apply_norm(x: np.ndarray, lengths: np.ndarray | None, stats: tuple[np.ndarray, np.ndarray]
-               ) -> np.ndarray:
-    """Standardise (N, T, D) (or (T, D) with lengths None) features; padding stays zero."""
+def apply_norm(x: np.ndarray, lengths: np.ndarray | None, stats: tuple[np.ndarray, np.ndarray],
+               valid: np.ndarray | None = None) -> np.ndarray:
+    """Standardise (N, T, D) (or (T, D) with lengths None) features; padding stays zero.
+
+    ``valid`` (N, T) bool, when given, is the explicit frame mask (`MSASplit.frame_valid`):
+    every other frame stays zero too.
+    """
     mean, std = stats
     y = ((x - mean) / std).astype(np.float32)
-    if lengths is not None:
-        valid = np.arange(x.shape[1])[None, :] < lengths[:, None]
-        y[~valid] = 0.0
+    if valid is not None:
+        y[~np.asarray(valid, dtype=bool)] = 0.0
+    elif lengths is not None:
+        keep = np.arange(x.shape[1])[None, :] < lengths[:, None]
+        y[~keep] = 0.0
     return y

@@ -43,8 +43,9 @@ import torch
 from torch import Tensor, nn
 
 from robustmsa.data.dataset import collate_rows
+from robustmsa.data.groups import batch_rows
 from robustmsa.data.schema import MSASplit
-from robustmsa.missing import draw_mask
+from robustmsa.missing import draw_split_mask
 from robustmsa.missing.masks import stable_hash
 from robustmsa.types import Batch
 
@@ -56,19 +57,20 @@ DEFINITION = ("share = <g_k, g> / ||g||^2 with g_k the gradient of the weighted 
 
 
 def balance_batch(split: MSASplit, sampler, *, seed: int, batch_size: int,
-                  device: torch.device | str = "cpu") -> Batch:
+                  device: torch.device | str = "cpu", groups: np.ndarray | None = None) -> Batch:
     """The fixed diagnostic batch of a run: ``batch_size`` rows chosen by ``seed`` (never the
-    epoch orders' generator) and, for methods trained on incomplete input, a training mask
-    drawn once with its own key (``salt="loss_balance"``)."""
+    epoch orders' generator) — whole groups packed as the trainer packs them when ``groups``
+    is given (methods with ``group_batches``) — and, for methods trained on incomplete input,
+    a training mask drawn once with its own key (``salt="loss_balance"``) on the split's
+    frame masks and natural missingness (`draw_split_mask`)."""
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, stable_hash("loss_balance") & 0xFFFFFFFF])
-    rows = np.sort(rng.permutation(len(split))[: min(batch_size, len(split))])
+    perm = rng.permutation(len(split))
+    rows = np.sort(perm[: min(batch_size, len(split))] if groups is None
+                   else batch_rows(perm, batch_size, groups)[0])
     batch = collate_rows(split, rows)
     if sampler is not None:
-        lengths = {m: split.lengths[m][rows] for m in batch.modalities}
-        seq = {m: int(batch.features[m].shape[1]) for m in batch.modalities}
-        mask = draw_mask(sampler, list(batch.ids), lengths, seq, seed=seed, split="train",
-                         salt="loss_balance")
-        batch = replace(batch, train_mask=mask)
+        batch = replace(batch, train_mask=draw_split_mask(sampler, split, rows, seed=seed,
+                                                          split_name="train", salt="loss_balance"))
     return batch.to(device)
 
 
@@ -227,11 +229,15 @@ def balance_rows(runs: Iterable[tuple[str, str | Path]]) -> list[dict]:
     return rows
 
 
-def benchmark_balance_rows(out_dir: str | Path, names: Iterable[str], seeds: Iterable[int]
-                           ) -> list[dict]:
-    """`balance_rows` of a benchmark directory laid out as ``out_dir/<name>/seed<k>/``."""
+def benchmark_balance_rows(out_dir: str | Path, names: Iterable[str], seeds: Iterable[int],
+                           folds: Iterable[int] | None = None) -> list[dict]:
+    """`balance_rows` of a benchmark directory laid out as ``out_dir/<name>/seed<k>/``, or
+    ``out_dir/<name>/fold<f>/seed<k>/`` under cross-validation (``folds``; every (fold, seed)
+    run is one unit of the row, counted in ``n_seeds``)."""
     out = Path(out_dir)
-    return balance_rows((n, out / n / f"seed{s}") for n in names for s in seeds)
+    subs = [f"seed{s}" for s in seeds] if folds is None else \
+        [f"fold{f}/seed{s}" for f in folds for s in seeds]
+    return balance_rows((n, out / n / sub) for n in names for sub in subs)
 
 
 def _pct(v: float) -> str:
@@ -303,12 +309,14 @@ class BalanceTracker:
         split: the training split; sampler: the training missingness (or None).
         seed: the run seed (batch rows, mask and the forked RNG of the measurement).
         batch_size: rows of the fixed batch. grad_clip: the trainer's clipping norm.
-        device: where the batch goes.
+        device: where the batch goes. groups: the training split's groups for methods with
+            ``group_batches`` (the batch is then whole groups), else None.
     """
 
     def __init__(self, enabled: bool, split: MSASplit, sampler, *, seed: int, batch_size: int,
-                 grad_clip: float, device: torch.device) -> None:
+                 grad_clip: float, device: torch.device, groups: np.ndarray | None = None) -> None:
         self.enabled = enabled
+        self.groups = groups
         self.split, self.sampler, self.seed = split, sampler, seed
         self.batch_size, self.grad_clip, self.device = batch_size, grad_clip, device
         self._batch: Batch | None = None
@@ -322,7 +330,8 @@ class BalanceTracker:
             return None
         if self._batch is None:
             self._batch = balance_batch(self.split, self.sampler, seed=self.seed,
-                                        batch_size=self.batch_size, device=self.device)
+                                        batch_size=self.batch_size, device=self.device,
+                                        groups=self.groups)
         return measure_balance(method, self._batch, grad_clip=self.grad_clip, seed=self.seed)
 
     def record_start(self, method) -> dict | None:
@@ -375,14 +384,17 @@ def _compact(terms: dict) -> dict:
 
 def write_benchmark_balance(out_dir: str | Path, names: Iterable[str], seeds: Iterable[int],
                             report: str | Path | None = None,
-                            threshold: float = ACTING_SHARE) -> list[dict]:
+                            threshold: float = ACTING_SHARE,
+                            folds: Iterable[int] | None = None) -> list[dict]:
     """Gather a benchmark's loss balance into ``out_dir/loss_balance.json`` (the rows) and
     ``out_dir/loss_balance.md`` (`balance_section`: the table with the acting / inert verdict
     per distinctive term); when ``report`` is given, append the section to that file instead
-    of writing ``loss_balance.md``. Returns the rows."""
+    of writing ``loss_balance.md``; ``folds``: the CV folds run (`benchmark_balance_rows`).
+    Returns the rows."""
     from robustmsa.fileio import atomic_write
 
-    rows = benchmark_balance_rows(out_dir, list(names), list(seeds))
+    rows = benchmark_balance_rows(out_dir, list(names), list(seeds),
+                                  None if folds is None else list(folds))
     atomic_write(Path(out_dir) / "loss_balance.json",
                  json.dumps({"definition": DEFINITION, "acting_threshold": threshold,
                              "rows": rows}, indent=1).encode())

@@ -45,8 +45,10 @@ from tqdm import tqdm
 
 from robustmsa import __version__
 from robustmsa.config import ExperimentConfig, to_dict
+from robustmsa.data.cv import cv_spec, fold_for
 from robustmsa.data.dataset import collate_rows
 from robustmsa.data.groups import batch_rows, require_groups, shard_rows
+from robustmsa.data.natural import check_trainable, conditions_for
 from robustmsa.data.prepare import norm_stats_of, norm_stats_payload, prepare_for_checkpoint
 from robustmsa.data.schema import MSADataset
 from robustmsa.data.transforms import fit_norm_stats
@@ -123,10 +125,14 @@ def metric_names(task) -> set[str]:
     k = task.num_outputs if task.is_classification else 0
     n = max(6, 2 * k)
     labels = np.arange(n) % k if task.kind == "native" else np.linspace(-2.0, 2.0, n)
+    score = np.linspace(-1.0, 1.0, n)
+    if task.kind == "multi_regression":  # (n, K) targets
+        labels = np.repeat(labels[:, None], task.num_outputs, axis=1)
+        score = np.repeat(score[:, None], task.num_outputs, axis=1)
     probs = np.full((n, k), 1.0 / k) if k else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return set(task.metrics(np.linspace(-1.0, 1.0, n), probs, labels))
+        return set(task.metrics(score, probs, labels))
 
 
 def _env_info() -> dict:
@@ -165,7 +171,9 @@ class Trainer:
     Args:
         cfg: the resolved experiment config.
         data: the **raw** dataset (train / valid splits used; test is never looked at); it is
-            standardised here with its training split when ``cfg.data.standardize``.
+            standardised here with its training split when ``cfg.data.standardize``. With
+            ``data.cv_folds`` set, uncarved data is carved to that fold here (data that already
+            is the fold, as `DataConfig.load` returns it, is used as given).
         run_dir: output directory.
         extractor: raw-media extractor config stored in checkpoints; by default the one the
             dataset carries (datasets built by ``robustmsa extract``), else none.
@@ -182,6 +190,8 @@ class Trainer:
                 "the trainer needs the raw dataset (load_data / DataConfig.load), not one "
                 "prepared for a checkpoint: it standardises with its own training split"
             )
+        # the config's CV fold (a no-op for data already carved so, e.g. DataConfig.load())
+        raw = fold_for(raw, cv_spec(cfg.data), who=f"{self.run_dir} (data.cv_folds)")
         self.raw_data = raw
         self.norm_stats = fit_norm_stats(raw["train"]) if cfg.data.standardize else {}
         self.data = prepare_for_checkpoint(
@@ -197,7 +207,8 @@ class Trainer:
 
     # -- helpers ------------------------------------------------------------------------
     def _select_conditions(self, method: Method) -> tuple[str, ...]:
-        return tuple(self.cfg.train.select_conditions) or method.select_conditions
+        conds = tuple(self.cfg.train.select_conditions) or method.select_conditions
+        return conditions_for(conds, self.data.info.modalities)  # none the data cannot have
 
     def _selection(self, method: Method) -> Selection:
         """Selection rule (`robustmsa.engine.selection`): metric, direction, min_delta."""
@@ -225,7 +236,8 @@ class Trainer:
         lengths = {m: split.lengths[m][rows] for m in batch.modalities}
         seq = {m: int(batch.features[m].shape[1]) for m in batch.modalities}
         return draw_mask(sampler, list(batch.ids), lengths, seq, seed=self.cfg.seed,
-                         split="train", salt=f"epoch={epoch}")
+                         split="train", salt=f"epoch={epoch}",
+                         valid={m: v[rows] for m, v in split.frame_valid.items()})
 
     # -- main loop ----------------------------------------------------------------------
     def fit(self, resume: bool = False, overwrite: bool = False) -> FitResult:
@@ -331,6 +343,7 @@ class Trainer:
         main = rank == 0
         method = build_method(cfg, self.data.info).to(self.device)
         self._check_select_metric(method)
+        check_trainable(method, self.data["train"], dataset=self.data.info.name)
         params = [p for _, p in method.trainable_parameters()]
         # fused: one kernel for all parameters (same update; several-fold cheaper on CPU)
         opt = torch.optim.Adam(params, lr=tc.lr, weight_decay=tc.weight_decay,
@@ -339,9 +352,12 @@ class Trainer:
         start, best, best_epoch, bad, times = 0, sel.initial(), -1, 0, []
         cond = tc.missing or method.train_missing
         sampler = parse_condition(cond) if cond else None
-        balance = BalanceTracker(tc.loss_balance and main, self.data["train"], sampler,
+        train, valid = self.data["train"], self.data["valid"]
+        groups = require_groups(train, who=f"method {cfg.method!r}", split_name="train",
+                                dataset=self.data.info.name) if method.group_batches else None
+        balance = BalanceTracker(tc.loss_balance and main, train, sampler,
                                  seed=cfg.seed, batch_size=tc.batch_size,
-                                 grad_clip=tc.grad_clip, device=self.device)
+                                 grad_clip=tc.grad_clip, device=self.device, groups=groups)
         log_path = self.run_dir / "metrics.jsonl"
         last = self.run_dir / "last.pt"
         if resume:
@@ -360,9 +376,6 @@ class Trainer:
             net = DistributedDataParallel(
                 method, device_ids=[self.device.index] if self.device.type == "cuda" else None,
                 find_unused_parameters=True)
-        train, valid = self.data["train"], self.data["valid"]
-        groups = require_groups(train, who=f"method {cfg.method!r}", split_name="train",
-                                dataset=self.data.info.name) if method.group_batches else None
         cache = MaskCache()
         conditions = sel.conditions
         step = start * math.ceil(len(train) / tc.batch_size)

@@ -3,23 +3,26 @@
 Record format (one number per record, any table can be rebuilt from it)::
 
     {"name", "method", "checkpoint", "dataset", "protocol", "condition", "seed", "mask_seed",
-     "metric", "value", "missing_input"}
+     "metric", "value", "missing_input"[, "fold"]}
 
 ``name`` is the run label (a report row), ``method`` the registry key, ``checkpoint`` the path
 the model was loaded from ("" for a model in memory), ``seed`` the training seed of the run,
 ``mask_seed`` the evaluation mask seed, ``missing_input`` the convention the model actually ran
 under (``"zeros"`` | ``"mask"``, `robustmsa.nn.backbone`; ``"mask"`` for checkpoints older
-than the option, or what ``evaluate(missing_input=...)`` imposed).
+than the option, or what ``evaluate(missing_input=...)`` imposed), ``fold`` the
+cross-validation fold of a fold checkpoint (absent otherwise).
 
-Run identity: the default ``name`` is the run's config ``name``, else its run directory's name
-(the parent's when the directory is ``seedN``), else the method. Two different checkpoints
-never share a (name, seed): a clash among default names is resolved by appending ``@`` and the
-run directory (logged as a warning); a clash among names given explicitly is an error.
+Run identity is (name, seed, fold): the default ``name`` is the run's config ``name``, else its
+run directory's name (above ``seedN`` / ``foldF`` levels), else the method. The folds of one
+run share its name and seed and are different units of the same row (the report averages over
+seeds and folds). Two different checkpoints never share a (name, seed, fold): a clash among
+default names is resolved by appending ``@`` and the run directory (logged as a warning); a
+clash among names given explicitly is an error.
 
 Every checkpoint sees the raw data prepared for it by
-`robustmsa.data.prepare.prepare_for_checkpoint` (its own stored standardisation); masks
-depend only on sample ids and lengths, so all checkpoints share identical masks.
-"""
+`robustmsa.data.prepare.prepare_for_checkpoint` (its own stored standardisation, its own CV
+fold carved); masks depend only on sample ids, lengths and frame masks, so all checkpoints of
+one test split share identical masks."""
 
 from __future__ import annotations
 
@@ -34,12 +37,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from robustmsa.data.prepare import fingerprint, norm_stats_of, prepare_for_checkpoint
+from robustmsa.data.prepare import preparation_key, prepare_for_checkpoint
 from robustmsa.data.schema import MSADataset
 from robustmsa.engine.builder import LEGACY_MISSING_INPUT
 from robustmsa.errors import ConfigError
 from robustmsa.evaluation.evaluator import MaskCache, evaluate_conditions
-from robustmsa.evaluation.protocols import get_protocol, incomplete_subsets
+from robustmsa.evaluation.protocols import Protocol, get_protocol, incomplete_subsets
 from robustmsa.fileio import displayable
 from robustmsa.inference import load_method
 from robustmsa.metrics import area_under_curve
@@ -78,22 +81,32 @@ def _summaries(protocol, recs: list[dict], modalities: tuple[str, ...] | None = 
     return out
 
 
-def run_dir_name(path: str | Path) -> str:
-    """Run label from a checkpoint path: its directory's name, or the parent's when the
-    directory is ``seedN`` (``runs/demo/teacher/seed0/best.pt`` -> ``teacher``)."""
-    d = Path(path).resolve().parent
+def run_root(path: str | Path) -> Path:
+    """The run's directory above the seed / fold levels of a benchmark layout
+    (``RUN/seedS/best.pt``, ``RUN/foldF/seedS/best.pt`` -> ``RUN``)."""
+    d = Path(path).parent
     if re.fullmatch(r"seed\d+", d.name) and d.parent.name:
         d = d.parent
-    return d.name
+        if re.fullmatch(r"fold\d+", d.name) and d.parent.name:
+            d = d.parent
+    return d
+
+
+def run_dir_name(path: str | Path) -> str:
+    """Run label from a checkpoint path: its directory's name, or the run's directory above
+    ``seedN`` (and ``foldF``) levels (``runs/demo/teacher/seed0/best.pt`` -> ``teacher``,
+    ``runs/cv/teacher/fold2/seed0/best.pt`` -> ``teacher``)."""
+    return run_root(Path(path).resolve()).name
 
 
 def run_label(ck: dict[str, Any], path: str | Path | None = None, name: str | None = None
               ) -> dict[str, Any]:
     """The identity fields of a checkpoint's records: name, method, checkpoint, seed,
-    missing_input (``name`` overrides the default, see the module docstring)."""
+    missing_input, and ``fold`` for a cross-validation fold checkpoint (its
+    ``dataset_info.cv``); ``name`` overrides the default, see the module docstring."""
     cfg = ck.get("config") or {}
     default = cfg.get("name") or (run_dir_name(path) if path else "") or ck["method"]
-    return {
+    label = {
         "name": displayable(name or default),  # a report row: valid text even for odd paths
         "method": ck["method"],
         "checkpoint": str(path) if path is not None else "",
@@ -101,6 +114,10 @@ def run_label(ck: dict[str, Any], path: str | Path | None = None, name: str | No
         "missing_input": str((cfg.get("model") or {}).get("missing_input",
                                                           LEGACY_MISSING_INPUT)),
     }
+    cv = (ck.get("dataset_info") or {}).get("cv") or {}
+    if cv:
+        label["fold"] = int(cv["fold"])
+    return label
 
 
 def unique_labels(labels: list[dict[str, Any]], explicit: bool) -> list[dict[str, Any]]:
@@ -134,11 +151,10 @@ def unique_labels(labels: list[dict[str, Any]], explicit: bool) -> list[dict[str
         )
     clashing = {labels[i]["name"] for idx in bad.values() for i in idx}
 
-    def run_root(i: int) -> str:
-        p = Path(labels[i]["checkpoint"]).parent
-        return str(p.parent if re.fullmatch(r"seed\d+", p.name) else p)
+    def root_of(i: int) -> str:
+        return str(run_root(labels[i]["checkpoint"]))
 
-    qualifiers = (run_root, lambda i: labels[i]["checkpoint"], lambda i: f"#{i}")
+    qualifiers = (root_of, lambda i: labels[i]["checkpoint"], lambda i: f"#{i}")
     for qualify in qualifiers:  # the least specific qualifier that separates every run
         out = [dict(lab, name=f"{lab['name']}@{qualify(i)}") if lab["name"] in clashing
                else dict(lab) for i, lab in enumerate(labels)]
@@ -150,6 +166,14 @@ def unique_labels(labels: list[dict[str, Any]], explicit: bool) -> list[dict[str
                            "(use --name to choose)", labels[i]["name"], lab["checkpoint"],
                            lab["name"])
     return out
+
+
+def data_protocol(proto: Protocol, modalities: tuple[str, ...]) -> Protocol:
+    """``subsets`` restricted to the data's modalities (complete + its incomplete subsets: the
+    6 of text/audio/vision, or ``a``, ``v`` for audio + vision data); others unchanged."""
+    if proto.name != "subsets":
+        return proto
+    return Protocol(proto.name, ("complete", *incomplete_subsets(modalities)), proto.summary)
 
 
 def method_missing_input(method: torch.nn.Module) -> str:
@@ -190,10 +214,9 @@ def evaluate_method(
     label["missing_input"] = method_missing_input(method)  # what it actually ran under
     t0 = time.perf_counter()
     out: list[dict] = []
-    plan = [(get_protocol(p).name, get_protocol(p)) for p in protocols]
+    plan = [(get_protocol(p).name, data_protocol(get_protocol(p), sp.modalities))
+            for p in protocols]
     if conditions:
-        from robustmsa.evaluation.protocols import Protocol
-
         plan.append(("custom", Protocol("custom", tuple(conditions))))
     for pname, proto in plan:
         seeds = list(mask_seeds)
@@ -242,7 +265,7 @@ def evaluate(
     prepared: dict[str, MSADataset] = {}  # by statistics: checkpoints of one training set share
     records, timing = [], {}
     for i, (p, (method, ck), label) in enumerate(zip(paths, loaded, labels, strict=True), 1):
-        key = fingerprint(norm_stats_of(ck, str(p)))
+        key = preparation_key(ck, str(p))  # statistics and CV fold
         ds = prepare_for_checkpoint(ck, prepared.get(key, data), splits=[split], source=str(p))
         prepared[key] = ds
         recs, secs = evaluate_method(method, ds, label=label, cache=cache, checkpoint=ck,
@@ -250,6 +273,7 @@ def evaluate(
         records += recs
         timing[str(p)] = secs
         if progress is not None:
-            progress(f"checkpoint {i}/{len(paths)}: {label['name']} seed {label['seed']} "
+            fold = f" fold {label['fold']}" if label.get("fold") is not None else ""
+            progress(f"checkpoint {i}/{len(paths)}: {label['name']} seed {label['seed']}{fold} "
                      f"({p}) {secs:.1f} s")
     return records, timing

@@ -117,7 +117,9 @@ def peak_memory_mib(fn) -> float:
     """
     from torch.profiler import ProfilerActivity, profile
 
-    with _quiet_stdout(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    from robustmsa.media.quiet import quiet_native  # stdlib only; drops the profiler's fd-2 lines
+
+    with _quiet_stdout(), quiet_native(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         fn()
     points = []
     for e in prof.events():
@@ -144,7 +146,8 @@ def _train_batch(method, split: MSASplit, size: int, condition: str | None, seed
         seq = {m: int(b.features[m].shape[1]) for m in b.modalities}
         lens = {m: split.lengths[m][rows] for m in b.modalities}
         b = replace(b, train_mask=draw_mask(parse_condition(condition), list(b.ids), lens, seq,
-                                            seed=seed, split="train", salt="epoch=0"))
+                                            seed=seed, split="train", salt="epoch=0",
+                                            valid={m: v[rows] for m, v in split.frame_valid.items()}))
     return b
 
 

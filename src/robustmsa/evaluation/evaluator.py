@@ -6,6 +6,7 @@ every method is evaluated on identical corrupted inputs and batch size / order n
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -15,16 +16,21 @@ import torch
 from robustmsa.data.dataset import collate_rows
 from robustmsa.data.groups import batch_rows
 from robustmsa.data.schema import MSASplit
-from robustmsa.missing import MissingMask, apply_missing, draw_mask, parse_condition
+from robustmsa.missing import MissingMask, apply_missing, coverage, draw_mask, parse_condition
 from robustmsa.nn.backbone import reuse_encodings
 from robustmsa.types import Batch
 
 
 @dataclass
 class MaskCache:
-    """Caches full-split masks by (split name, n, condition key, seed), and the split's
-    collated complete batches (by split object: differently standardised copies of a split
-    share masks, not features)."""
+    """Caches full-split masks by (split name, the split's samples, condition key, seed).
+
+    "The split's samples" is a digest of its ids, lengths and frame masks (what a mask depends
+    on), so two different test splits of equal size — e.g. the test folds of a cross-validation
+    — never share a mask, while every checkpoint evaluated on one split does. Also caches the
+    split's collated complete batches (by split object: differently standardised copies of a
+    split share masks, not features).
+    """
 
     store: dict[tuple, MissingMask] = field(default_factory=dict)
     collated: dict[tuple, tuple[MSASplit, list[tuple[np.ndarray, Batch]]]] = field(
@@ -43,14 +49,25 @@ class MaskCache:
             self.collated[key] = hit
         return hit[1]
 
+    @staticmethod
+    def samples_key(split: MSASplit) -> str:
+        h = hashlib.sha256()
+        h.update("\0".join(str(i) for i in split.ids).encode())
+        for m in sorted(split.features):
+            h.update(m.encode() + np.ascontiguousarray(split.lengths[m], np.int64).tobytes())
+            if m in split.frame_valid:
+                h.update(np.packbits(np.asarray(split.frame_valid[m], bool)).tobytes())
+        return h.hexdigest()[:20]
+
     def get(self, split: MSASplit, split_name: str, condition: str, seed: int) -> MissingMask:
         sampler = parse_condition(condition)
         seq_lens = {m: int(x.shape[1]) for m, x in split.features.items()}
-        key = (split_name, len(split), sampler.key, int(seed), tuple(sorted(seq_lens.items())))
+        key = (split_name, len(split), self.samples_key(split), sampler.key, int(seed),
+               tuple(sorted(seq_lens.items())))
         if key not in self.store:
             self.store[key] = draw_mask(
                 sampler, [str(i) for i in split.ids], split.lengths, seq_lens,
-                seed=seed, split=split_name,
+                seed=seed, split=split_name, valid=split.frame_valid,
             )
         return self.store[key]
 
@@ -102,7 +119,7 @@ def predict_split(
                 else method.predict(batch)
             s = pred.score.float().cpu().numpy()
             if score is None:
-                score = np.zeros(n, dtype=s.dtype)
+                score = np.zeros((n, *s.shape[1:]), dtype=s.dtype)  # (N,) or (N, K) targets
                 if pred.probs is not None:
                     probs = np.zeros((n, pred.probs.shape[-1]), dtype=np.float32)
             score[rows] = s
@@ -135,9 +152,16 @@ def evaluate_conditions(
     batch_size: int = 256,
     device: str | torch.device = "cpu",
 ) -> list[dict]:
-    """Metrics for every (condition, mask seed): records {condition, mask_seed, metric, value}."""
+    """Metrics for every (condition, mask seed): records {condition, mask_seed, metric, value}.
+
+    Each (condition, mask seed) also gets a ``coverage`` record: the fraction of samples that
+    actually have every modality the condition asks for, natural and simulated missingness
+    together (`robustmsa.missing.coverage`). A sample that lacks a requested modality in the
+    data is still evaluated, as it really is (with what it has); coverage says how many did.
+    """
     cache = cache or MaskCache()
     task = method.task
+    natural = np.stack([np.asarray(split.lengths[m]) > 0 for m in split.modalities], axis=1)
     out = []
     batches = cache.batches(split, batch_size, bool(getattr(method, "group_batches", False)))
     # a modality that a condition leaves untouched is encoded once for all conditions
@@ -149,4 +173,6 @@ def evaluate_conditions(
                                    device=device, condition=cond, batches=batches)
                 for k, v in task.metrics(ps.score, ps.probs, ps.labels).items():
                     out.append({"condition": cond, "mask_seed": int(ms), "metric": k, "value": v})
+                out.append({"condition": cond, "mask_seed": int(ms), "metric": "coverage",
+                            "value": coverage(natural, mask)})
     return out

@@ -10,7 +10,7 @@ The file ``predict --out`` writes is what ``robustmsa score`` reads:
 | ``label`` | (N,) the dataset's labels as stored (scores or class ids) |
 | ``id`` | (N,) sample ids |
 | ``task``, ``class_names`` | the model's task kind and class names (``score`` checks the convention against them) |
-| ``convention`` | the ``score --convention`` that fits (``mosi``/``sims`` for regression, ``classification`` otherwise) |
+| ``convention`` | the ``score --convention`` that fits (``mosi``/``sims`` for regression, ``classification`` for class tasks, ``none`` for ``multi_regression``: (N, K) ``pred``/``truth``, scored by ``evaluate``'s MAE / Corr per target) |
 | ``condition``, ``mask_seed`` | the missing-modality condition and its mask seed |
 """
 
@@ -32,6 +32,8 @@ from robustmsa.missing import parse_condition
 
 def fitting_convention(task_kind: str, score_range: tuple[float, float]) -> str:
     """The ``robustmsa score`` convention for predictions of a ``task_kind`` model."""
+    if task_kind == "multi_regression":
+        return "none"  # K targets on their own scale: no MMSA convention (evaluate: MAE/Corr)
     if task_kind != "regression":
         return "classification"
     return "sims" if max(abs(float(score_range[0])), abs(float(score_range[1]))) <= 1.0 else "mosi"

@@ -3,7 +3,11 @@
 ``F1`` is the headline number everywhere: the weighted F1 of positive/negative polarity under
 the Has0 convention (truth >= 0 is positive), as in CorrKD's MOSI/MOSEI tables; for native
 class labels it is the weighted F1 over classes. ``Non0_F1`` (zeros removed) is reported too.
-Regression adds every MMSA metric (`robustmsa.metrics`).
+Regression adds every MMSA metric (`robustmsa.metrics`). ``multi_regression`` (targets on their
+own scale) gives ``MAE/<target>`` / ``Corr/<target>`` (Pearson r; the report's ``BASE/TARGET``
+names) per target and ``MAE`` /
+``Corr``, their means over the targets (a constant prediction has an undefined r: NaN, and the
+mean is then over the defined ones).
 """
 
 from __future__ import annotations
@@ -26,12 +30,35 @@ def _polarity(score: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     return out
 
 
+def multi_target_metrics(pred: np.ndarray, truth: np.ndarray,
+                         target_names: tuple[str, ...]) -> dict[str, float]:
+    """MAE and Pearson r per target column and averaged. Shapes (N, K) or (N,) (K = 1)."""
+    p = np.asarray(pred, dtype=np.float64).reshape(len(pred), -1)
+    y = np.asarray(truth, dtype=np.float64).reshape(len(truth), -1)
+    if p.shape != y.shape:
+        raise ValueError(f"predictions {p.shape} and labels {y.shape} differ in shape")
+    names = tuple(target_names) or tuple(f"col{i:02d}" for i in range(y.shape[1]))
+    mae = np.abs(p - y).mean(0)  # (K,)
+    pc, yc = p - p.mean(0), y - y.mean(0)
+    den = np.sqrt((pc ** 2).sum(0) * (yc ** 2).sum(0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.where(den > 0, (pc * yc).sum(0) / np.where(den > 0, den, 1.0), np.nan)
+    out = {"MAE": float(mae.mean()),
+           "Corr": float(np.nanmean(r)) if np.isfinite(r).any() else float("nan")}
+    if y.shape[1] > 1:
+        for k, n in enumerate(names):
+            out[f"MAE/{n}"] = float(mae[k])
+            out[f"Corr/{n}"] = float(r[k])
+    return out
+
+
 def task_metrics(
     kind: str,
     score: np.ndarray,
     probs: np.ndarray | None,
     labels: np.ndarray,
     class_names: tuple[str, ...] = (),
+    target_names: tuple[str, ...] = (),
 ) -> dict[str, float]:
     """Metrics of one prediction set.
 
@@ -41,9 +68,12 @@ def task_metrics(
         probs: (N, C) class probabilities, or None for regression.
         labels: (N,) sentiment scores, or class ids for ``native``.
         class_names: class names for per-class F1 (native).
+        target_names: target names for per-target metrics (multi_regression).
     """
     score = np.asarray(score, dtype=np.float64)
     labels = np.asarray(labels)
+    if kind == "multi_regression":
+        return multi_target_metrics(score, labels, target_names)
     if kind == "native":
         assert probs is not None
         pred = probs.argmax(1)

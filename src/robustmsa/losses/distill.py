@@ -15,12 +15,14 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
-def logit_kd(student_logits: Tensor, teacher_logits: Tensor, temperature: float = 4.0) -> Tensor:
+def logit_kd(student_logits: Tensor, teacher_logits: Tensor, temperature: float = 4.0, *,
+             regression: bool = False) -> Tensor:
     """Temperature-scaled KL(teacher || student) * T^2 (Hinton KD), batch mean.
 
-    Shapes: (B, C), (B, C) -> scalar. For regression outputs (C = 1) use the MSE instead.
+    Shapes: (B, C), (B, C) -> scalar. Regression outputs (C = 1, or ``regression=True`` for
+    K continuous targets) get the MSE to the teacher's outputs instead.
     """
-    if student_logits.shape[-1] == 1:
+    if regression or student_logits.shape[-1] == 1:
         return F.mse_loss(student_logits, teacher_logits.detach())
     t = temperature
     log_ps = F.log_softmax(student_logits / t, dim=-1)

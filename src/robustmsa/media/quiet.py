@@ -1,4 +1,4 @@
-"""Keep third-party native log noise (MediaPipe / TFLite / absl) off the terminal.
+"""Keep third-party native log noise (MediaPipe / TFLite / absl / torch profiler) off the terminal.
 
 MediaPipe's C++ code writes glog/absl lines such as ``W0000 00:00:... inference_feedback_
 manager.cc:114] Feedback manager requires ...`` and ``INFO: Created TensorFlow Lite XNNPACK
@@ -25,12 +25,13 @@ import threading
 from collections.abc import Iterator
 
 #: lines of third-party native logging that are dropped (glog prefix ``W0000 00:00:...``,
-#: TFLite's delegate line, absl's pre-init banner).
+#: TFLite's delegate line, absl's pre-init banner, the torch profiler's start / stop lines).
 NOISE = re.compile(
     r"^(?:[IWEF]\d{4} [\d:.]+ +\d+ [\w.\-/]+:\d+\] "
     r"|INFO: Created TensorFlow Lite"
     r"|WARNING: All log messages before absl::InitializeLog\(\) is called"
-    r"|INFO: Initialized TensorFlow Lite runtime)"
+    r"|INFO: Initialized TensorFlow Lite runtime"
+    r"|USDT:\S+ \S+ \d+:\d+ \w+\.cpp:\d+\] profiler_(?:start|stop)$)"
 )
 
 _LOCK = threading.RLock()

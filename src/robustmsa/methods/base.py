@@ -52,6 +52,11 @@ class Method(nn.Module):
         train_missing: the training-time missingness the method expects from the trainer by
             default (a condition string such as ``"mrm"``), or None for complete input.
         Config: the method's hyper-parameter dataclass.
+        train_requires: modalities the method cannot train without: a training split where no
+            sample has one of them is refused with one line naming it
+            (`robustmsa.data.natural.check_trainable`); ``train_requires_why`` says why. A
+            class attribute, or set on the instance when the config decides it (MCTN's
+            source, TransM's pivot).
         group_batches: True when the method models the samples of one group (the utterances
             of a video) together: the trainer and the evaluator then build batches of whole
             groups (`robustmsa.data.groups.batch_rows`), and training needs a grouped dataset.
@@ -61,6 +66,8 @@ class Method(nn.Module):
     teacher_mode: ClassVar[str] = "none"
     train_missing: ClassVar[str | None] = None
     Config: ClassVar[type] = NoConfig
+    train_requires: tuple[str, ...] = ()  # may be set per instance (docstring)
+    train_requires_why: str = ""
     group_batches: ClassVar[bool] = False
     # Conditions on which the validation score used for model selection is averaged.
     select_conditions: ClassVar[tuple[str, ...]] = ("complete", "t", "a", "v", "ta", "tv", "av")

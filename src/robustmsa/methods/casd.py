@@ -197,9 +197,11 @@ class CASDNet(nn.Module):
 def per_sample_task_loss(task: Task, logits: Tensor, labels: Tensor) -> Tensor:
     """The task loss (CE for classes, L1 for regression, as `Task.loss`) without reduction.
 
-    Shapes: logits (S, B, M, C), labels (B,) -> (S, B, M).
+    Shapes: logits (S, B, M, C), labels (B,) -> (S, B, M); multi-target (B, K): mean over K.
     """
     y = task.targets(labels)
+    if task.kind == "multi_regression":  # (S, B, M, K) vs (B, K)
+        return (logits - y.reshape(y.shape[0], -1)[None, :, None, :]).abs().mean(-1)
     if task.is_classification:
         tgt = y[None, :, None].expand(logits.shape[:-1])
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1),
@@ -258,7 +260,8 @@ class CASD(Method):
         if self.cfg.consistency != "off":
             losses["consistency"] = self.consistency(s, t)
         losses["logits"] = logit_kd(self.net.predictor(s.mean), self.net.predictor(t.mean),
-                                    self.cfg.temperature)
+                                    self.cfg.temperature,
+                                    regression=not self.task.is_classification)
         losses["uncertainty"] = F.relu(s.uncertainty - t.uncertainty.detach()).mean()
         if self.cfg.mean_task_weight > 0:
             losses["task_mean"] = (self.task.loss(self.net.predictor(t.mean), y)

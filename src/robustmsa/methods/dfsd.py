@@ -44,6 +44,8 @@ Deviations from the paper / code:
   the missing flow with simulated text, as the paper selects it by the transcript's absence.
 - Shuffling, seeding and validation-only model selection are the trainer's (the code does not
   shuffle, never seeds, and selects on test).
+- Needs real text in the training split (``train_requires``): a training split where no
+  sample has text (ICT-MMMO's train) is refused with one line naming the modality.
 """
 
 from __future__ import annotations
@@ -189,6 +191,9 @@ class DFSD(Method):
     teacher_mode = "self"
     train_missing = None
     select_conditions = ("complete", "text_substitute")
+    # the text simulator and the full flow learn from real text (e.g. ICT-MMMO train has none)
+    train_requires = ("text",)
+    train_requires_why = "its full flow and text simulator learn from real text"
 
     def __init__(self, cfg: DFSDConfig, info, task: Task, model) -> None:
         super().__init__(cfg, info, task, model)
@@ -259,7 +264,7 @@ class DFSD(Method):
             "feat": rmse(o1.z, o0.z),
         }
         r = self.rnc_head(torch.cat([o0.z, o1.z]))  # (2B, Dr): both flows as two views
-        losses["rnc"] = rank_n_contrast(r, y.float().repeat(2),  # score, or class id
+        losses["rnc"] = rank_n_contrast(r, torch.cat([y, y]).float(),  # score(s), or class id
                                         temperature=self.cfg.rnc_temperature,
                                         tie_tol=self.cfg.rnc_tie_tol)
         weights = {k: self.loss_weights.get(k, self.cfg.simulator_weight) for k in losses}

@@ -26,7 +26,11 @@ the clip part of the ids. Masks are the evaluator's usual per-sample masks (iden
 every method). Training needs ``MSASplit.groups`` (a one-line error otherwise: `require_groups`);
 at inference a batch without groups (``Predictor`` on one clip) makes each utterance a video of
 its own. Synthetic presets carry a label-only grouping (``clips_per_video``): their clips are
-independent, so the graph context carries no information there.
+independent, so the graph context carries no information there. Data with one video per
+sample (ICT-MMMO, POM: each sample is its own group) makes every graph a single node with its
+self edge and the biLSTMs one step long: GCNet is then an utterance-level completion network
+(reconstruction of the eta-dropped modalities from the others + task head), with no
+conversational context; it runs as such (our decision, the paper has conversations only).
 
 Training missingness (``train_missing = "eta:0.5"``): GCNet's CPM-Net-style sample x modality
 mask at a constant rate eta (>= 1 modality kept), re-drawn every epoch; the paper trains and

@@ -34,6 +34,7 @@ class LogitKD(FrozenTeacherMethod):
     def forward(self, batch: Batch) -> MethodOutput:
         s, t = self.pair(batch)
         task = self.task.loss(s.logits, batch.labels)
-        kd = logit_kd(s.logits, t.logits, self.cfg.temperature)
+        kd = logit_kd(s.logits, t.logits, self.cfg.temperature,
+                      regression=not self.task.is_classification)  # multi-target: MSE
         return MethodOutput(loss=task + self.cfg.kd_weight * kd, losses={"task": task, "kd": kd},
                             weights={"task": 1.0, "kd": self.cfg.kd_weight})

@@ -26,6 +26,9 @@ of one length (under ``missing_input="mask"`` the pooling falls back to all posi
 output for all). Its a / v / av columns therefore
 measure a constant prediction, by design; CorrKD's MCTN numbers for those subsets imply an
 undisclosed adaptation that is not reproduced. ``order`` chooses another source if wanted.
+A training split where no sample has the source is refused (``train_requires`` = the source:
+a constant is all it could learn), e.g. ICT-MMMO's text-less train split with the default
+order; ``method_config.order=av`` (audio -> vision) trains there and on POM.
 
 Training missingness: none (``train_missing = None``; the paper trains on paired complete
 data); ``train.missing`` may add one, applied to the encoder input only (targets stay whole).
@@ -116,6 +119,9 @@ class MCTN(Method):
             raise ValueError(f"order {cfg.order!r} names {missing} but the data has "
                              f"{list(info.modalities)}")
         h, dims, src, t1 = cfg.hidden, info.dims, self.order[0], self.order[1]
+        self.train_requires = (src,)
+        self.train_requires_why = ("the source is its only input; choose another with "
+                                   "method_config.order, e.g. order=av")
         self.student = nn.ModuleDict({  # what inference needs: E1, E2, regressor
             "input": nn.Linear(dims[src], h),
             "enc1": RNNEncoder(h, h, cfg.cell),

@@ -21,7 +21,9 @@ Deviations from the paper (all [inferred] choices of the spec, or project choice
   modality, masked mean pooling, concatenation, Linear-ReLU fusion to ``hidden_dim``, linear
   head. The paper's intra-/inter-modal fusion details are unknown.
 - Label discretisation for the positives is unknown: default 7-class rounding of the score
-  (round(clip(y, -3, 3))), task classes for native-class data.
+  (round(clip(y, -3, 3))), task classes for native-class data; for ``multi_regression``
+  (targets on their own scales, no class structure) "auto" means ``"sample"``: the only
+  positives are the same sample's other views (no label positives).
 - In-batch negatives (no memory bank); tau = 0.07 (SupCon default); lambda = 0.1. Measured
   (loss balance): at lambda = 0.1 MVSC is 0.2-0.6 % of the update on real MOSI (inert);
   lambda = 3, chosen on the validation split only (``benchmarks/tune.py ... mmckd``,
@@ -58,7 +60,7 @@ from robustmsa.nn.layers import MLP, masked_mean
 from robustmsa.tasks import Task
 from robustmsa.types import Batch, MethodOutput, Prediction
 
-CONTRAST_LABELS = ("auto", "sentiment7", "sentiment3", "polarity2", "task")
+CONTRAST_LABELS = ("auto", "sentiment7", "sentiment3", "polarity2", "task", "sample")
 
 
 @dataclass
@@ -73,7 +75,8 @@ class MMCKDConfig:
         hidden_dim: width H of each model's fused representation; 0 = M * model.d_model.
         contrast_labels: how labels define positives: "auto" (7-class rounding of the score;
             task classes for native-class data), "sentiment7", "sentiment3", "polarity2"
-            (binning of the score), or "task" (the task's class targets).
+            (binning of the score), "task" (the task's class targets) or "sample" (no label
+            positives; "auto" for multi_regression).
         share_encoders: one unimodal encoder set shared by all models (cheaper; deviation).
     """
 
@@ -163,16 +166,23 @@ class MMCKD(Method):
 
     def _resolve_labels(self, kind: str) -> str:
         is_class = self.info.label_kind == "class"
+        if self.task.kind == "multi_regression":
+            if kind not in ("auto", "sample"):
+                raise ValueError(f"contrast_labels={kind!r} bins a sentiment score; "
+                                 "multi_regression targets take 'auto' (= 'sample')")
+            return "sample"
         if kind == "auto":
             return "task" if is_class else "sentiment7"
         if kind == "task" and not self.task.is_classification:
             raise ValueError("contrast_labels='task' needs a classification task")
-        if is_class and kind != "task":
+        if is_class and kind not in ("task", "sample"):
             raise ValueError(f"contrast_labels={kind!r} bins scores; native classes need 'task'")
         return kind
 
     def contrast_labels(self, labels: Tensor) -> Tensor:
         """(B,) integer labels defining MVSC positives."""
+        if self.label_kind == "sample":  # positives: the same sample in the other views
+            return torch.arange(labels.shape[0], device=labels.device)
         if self.label_kind == "task":
             return self.task.targets(labels)
         return Task(kind=self.label_kind).targets(labels)

@@ -27,6 +27,13 @@ Training missingness (``train_missing = "severe:text=0.9"``): text is absent for
 training samples (the authors' MOSI loader keeps text for ``text_ratio = 0.1``), fixed per
 sample across epochs (`robustmsa.missing.SevereMissing`: data that is missing, never seen).
 Inference: missing modalities reconstructed (eps = 0); complete input uses the full path.
+Natural missingness counts as missing (a sample without vision is an incomplete row; on POM,
+which has no text, the severe text rate has nothing to remove and the natural vision gaps are
+the missingness). A training split where no sample has every modality of the data
+(ICT-MMMO's text-less train split) has no complete rows: the outer step and the full path never
+train, and SMIL is its incomplete path alone (the absent modality always reconstructed from
+priors learned through the task loss) - what the conditions without that modality use; it
+runs, as every method does on that split.
 Missing-input convention: the shared backbone encoders' (``model.missing_input``); a missing
 f_m is replaced by its reconstruction before fusion, so what the encoder makes of zeros is
 never used.

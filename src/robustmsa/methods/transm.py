@@ -23,6 +23,9 @@ what the Transformer keys and the mean pooling see of it follows ``model.missing
 (`robustmsa.nn.backbone.encoder_mask`): ``zeros`` (default, the papers' zero-filling) = the
 zero frames are seen; ``mask`` = they are ignored (a missing stream pools to 0). The method
 has no imputation of its own; the translation targets are always the real, kept frames.
+A training split where no sample has the pivot is refused (``train_requires`` = the pivot:
+every cell translates from it), e.g. ICT-MMMO's text-less train split with the default pivot;
+``method_config.pivot=audio`` trains there and on POM.
 
 Deviations from the paper / third-party code:
 - Sequence axis = time steps of one utterance (the project's utterance batching); the
@@ -109,6 +112,9 @@ class TransM(Method):
             raise ValueError(f"transm needs the pivot {cfg.pivot!r} and another modality; "
                              f"data has {list(mods)}")
         d = model.d_model
+        self.train_requires = (cfg.pivot,)
+        self.train_requires_why = ("every fusion cell translates from and back to its pivot; "
+                                   "choose another with method_config.pivot, e.g. pivot=audio")
         self.others = tuple(m for m in mods if m != cfg.pivot)
         enc_l, dec_l = cfg.enc_layers or model.num_layers, cfg.dec_layers or model.num_layers
         self.student = nn.ModuleDict({

@@ -20,7 +20,14 @@ Conditions are written as short strings (``robustmsa evaluate --condition ...``)
 from __future__ import annotations
 
 from robustmsa.errors import ConfigError
-from robustmsa.missing.masks import MissingMask, apply_missing, draw_mask, stable_hash
+from robustmsa.missing.masks import (
+    MissingMask,
+    apply_missing,
+    coverage,
+    draw_mask,
+    draw_split_mask,
+    stable_hash,
+)
 from robustmsa.missing.protocols import (
     MRM,
     BlockDrop,
@@ -41,8 +48,8 @@ from robustmsa.missing.protocols import (
 __all__ = [
     "MRM", "BlockDrop", "Complete", "FrameDrop", "LNLNTrain", "MissingMask",
     "ModalityRandomDrop", "RandomSubset", "SampleModalityRate", "SevereMissing", "Subset",
-    "TextSubstitute", "all_subsets",
-    "apply_missing", "draw_mask", "parse_condition", "parse_subset", "stable_hash",
+    "TextSubstitute", "all_subsets", "apply_missing", "coverage", "draw_mask", "draw_split_mask",
+    "parse_condition", "parse_subset", "stable_hash",
     "subset_name",
 ]
 

@@ -6,6 +6,16 @@ its own NumPy generator seeded from a stable hash of those four values; samplers
 ``vectorised = True`` (CorrKD's training sampler `MRM`) instead draw all samples at once from
 a counter-based generator keyed by the same hash (`counter_uniforms`), which keeps the
 contract.
+
+Natural missingness: a mask only ever removes. A modality a sample lacks in the data (length
+0) stays absent whatever the condition asks, and frames missing in the data stay missing
+(`apply_missing` ANDs with the batch's own masks). When a split carries explicit frame masks
+(valid frames not a prefix: `MSASplit.frame_valid`), `draw_mask(..., valid=...)` lets the
+samplers draw in *valid-frame order* (the k-th valid frame is position k), so a rate p drops a
+fraction p of the real frames and a block is contiguous among them; samplers that drop shared
+positions across modalities (``frame:P:shared``, MRM with ``shared_frames``) keep the real time
+axis. ``MissingMask.requested`` records, per sample, which modalities the condition asked for,
+from which `coverage` computes the fraction of samples that really have all of them.
 """
 
 from __future__ import annotations
@@ -69,21 +79,26 @@ class MissingMask:
         keep: modality -> (B, T_m) bool, True where the frame is kept (padding may be True;
             `apply_missing` ANDs it with the valid-frame mask).
         modalities: the modalities the columns of ``present`` refer to.
+        requested: optional (B, M) bool, the modalities the condition asked for per sample
+            (before natural missingness and all-frames-dropped); None = not recorded.
     """
 
     present: Tensor
     keep: dict[str, Tensor]
     modalities: tuple[str, ...]
+    requested: Tensor | None = None
 
     def to(self, device: torch.device | str) -> MissingMask:
         return replace(
             self, present=self.present.to(device),
             keep={k: v.to(device) for k, v in self.keep.items()},
+            requested=None if self.requested is None else self.requested.to(device),
         )
 
     def select(self, rows: Tensor) -> MissingMask:
         return replace(self, present=self.present[rows],
-                       keep={k: v[rows] for k, v in self.keep.items()})
+                       keep={k: v[rows] for k, v in self.keep.items()},
+                       requested=None if self.requested is None else self.requested[rows])
 
     def __getitem__(self, rows) -> MissingMask:
         rows = torch.as_tensor(rows, dtype=torch.long)
@@ -109,6 +124,7 @@ def draw_mask(
     seed: int,
     split: str,
     salt: str = "",
+    valid: dict[str, np.ndarray] | None = None,
 ) -> MissingMask:
     """Draw a `MissingMask` for the given samples, one seeded generator per sample.
 
@@ -121,61 +137,144 @@ def draw_mask(
         split: split name, part of the seed.
         salt: extra key material (the trainer passes the epoch); ignored by samplers with
             ``static = True`` (data that is missing, not re-drawn every epoch).
+        valid: optional modality -> (N, T_m) bool explicit frame masks (`MSASplit.frame_valid`
+            rows of the same samples); modalities without one use the first ``lengths``
+            frames. Samplers then draw in valid-frame order (module docstring).
     """
     mods = tuple(m for m in MODALITIES if m in seq_lens)
     n = len(ids)
+    valid = {m: np.asarray(v, dtype=bool) for m, v in (valid or {}).items() if m in mods}
+    positional = bool(getattr(sampler, "shared", False) or getattr(sampler, "shared_frames", False))
     if getattr(sampler, "uses_rng", True) is False:
-        return _draw_fixed(sampler, n, lengths, seq_lens, mods)
+        return _draw_fixed(sampler, n, lengths, seq_lens, mods, valid)
     if getattr(sampler, "vectorised", False):
-        key = sampler.key + (f"|{salt}" if salt and not getattr(sampler, "static", False) else "")
-        keys = np.array([sample_key(seed, split, str(i), key) for i in ids], dtype=np.uint64)
-        ln = {m: np.asarray(lengths[m][:n]).astype(np.int64) for m in mods}
-        pres, kp = sampler.draw_batch(keys, ln, {m: seq_lens[m] for m in mods})
-        present = np.asarray(pres, dtype=bool).copy()
-        for j, m in enumerate(mods):
-            valid = np.arange(seq_lens[m])[None, :] < ln[m][:, None]  # (N, T)
-            present[:, j] &= (ln[m] > 0) & (kp[m] & valid).any(1)
-        return MissingMask(present=torch.from_numpy(present),
-                           keep={m: torch.from_numpy(np.ascontiguousarray(kp[m])) for m in mods},
-                           modalities=mods)
+        return _draw_vectorised(sampler, ids, lengths, seq_lens, mods, valid, positional,
+                                seed=seed, split=split, salt=salt)
     present = np.zeros((n, len(mods)), dtype=bool)
+    requested = np.zeros((n, len(mods)), dtype=bool)
     keep = {m: np.zeros((n, seq_lens[m]), dtype=bool) for m in mods}
     key = sampler.key + (f"|{salt}" if salt and not getattr(sampler, "static", False) else "")
     for i in range(n):
         rng = sample_rng(seed, split, str(ids[i]), key)
         row_len = {m: int(lengths[m][i]) for m in mods}
-        pres, kp = sampler.draw_row(rng, row_len, seq_lens)
+        pos = {m: np.flatnonzero(valid[m][i]) for m in valid}  # real frames, in order
+        draw_len = row_len if positional else {m: len(pos[m]) if m in pos else row_len[m]
+                                               for m in mods}
+        pres, kp = sampler.draw_row(rng, draw_len, seq_lens)
         for j, m in enumerate(mods):
+            requested[i, j] = pres[m]
             present[i, j] = pres[m] and row_len[m] > 0
-            keep[m][i] = kp[m]
+            if m in pos and not positional:
+                # valid-frame order -> real positions: the k-th valid frame takes decision k
+                k = np.ones(seq_lens[m], dtype=bool)
+                k[pos[m]] = kp[m][: len(pos[m])]
+                keep[m][i] = k
+            else:
+                keep[m][i] = kp[m]
+            real = pos[m] if m in pos else np.arange(row_len[m])
             # a modality whose valid frames were all dropped carries nothing: not present
-            if present[i, j] and not kp[m][: row_len[m]].any():
+            if present[i, j] and not keep[m][i][real].any():
                 present[i, j] = False
     return MissingMask(
         present=torch.from_numpy(present),
         keep={m: torch.from_numpy(v) for m, v in keep.items()},
         modalities=mods,
+        requested=torch.from_numpy(requested),
     )
+
+
+def _real_counts(lengths: dict[str, np.ndarray], valid: dict[str, np.ndarray], m: str,
+                 n: int) -> np.ndarray:
+    """(N,) number of real frames of modality ``m``: its explicit frame mask, else its length."""
+    if m in valid:
+        return valid[m][:n].sum(1).astype(np.int64)
+    return np.asarray(lengths[m][:n]).astype(np.int64)
 
 
 def _draw_fixed(sampler: RowSampler, n: int, lengths: dict[str, np.ndarray],
-                seq_lens: dict[str, int], mods: tuple[str, ...]) -> MissingMask:
-    """`draw_mask` for samplers whose row ignores the generator and the lengths
-    (``uses_rng = False``): the same result as the per-sample loop, vectorised."""
+                seq_lens: dict[str, int], mods: tuple[str, ...],
+                valid: dict[str, np.ndarray]) -> MissingMask:
+    """`draw_mask` for samplers whose row keeps every frame and ignores the generator and the
+    lengths (``uses_rng = False``): the same result as the per-sample loop, vectorised."""
     pres, kp = sampler.draw_row(None, {m: seq_lens[m] for m in mods}, seq_lens)
     present = np.zeros((n, len(mods)), dtype=bool)
+    requested = np.zeros((n, len(mods)), dtype=bool)
     keep = {}
     for j, m in enumerate(mods):
         row = np.asarray(kp[m], dtype=bool)
+        if not row.all():  # not a keep-everything row: the loop's semantics are not this
+            raise ValueError(f"sampler {sampler.key!r} sets uses_rng = False but drops frames")
         ln = np.asarray(lengths[m][:n]).astype(np.int64)
-        first = int(np.argmax(row)) if row.any() else seq_lens[m]  # first kept frame
-        present[:, j] = bool(pres[m]) & (ln > 0) & (ln > first)  # some valid frame is kept
-        keep[m] = np.broadcast_to(row, (n, seq_lens[m])).copy()
-    return MissingMask(
-        present=torch.from_numpy(present),
-        keep={m: torch.from_numpy(v) for m, v in keep.items()},
-        modalities=mods,
+        requested[:, j] = bool(pres[m])
+        present[:, j] = bool(pres[m]) & (ln > 0) & (_real_counts(lengths, valid, m, n) > 0)
+        keep[m] = np.ones((n, seq_lens[m]), dtype=bool)
+    return MissingMask(present=torch.from_numpy(present),
+                       keep={m: torch.from_numpy(v) for m, v in keep.items()},
+                       modalities=mods, requested=torch.from_numpy(requested))
+
+
+def _draw_vectorised(sampler, ids, lengths: dict[str, np.ndarray], seq_lens: dict[str, int],
+                     mods: tuple[str, ...], valid: dict[str, np.ndarray], positional: bool, *,
+                     seed: int, split: str, salt: str) -> MissingMask:
+    """`draw_mask` for ``vectorised`` samplers (`MRM`): every sample at once from
+    `counter_uniforms` keyed by `sample_key`; explicit frame masks as in the loop (decisions in
+    valid-frame order unless the sampler drops shared positions)."""
+    n = len(ids)
+    key = sampler.key + (f"|{salt}" if salt and not getattr(sampler, "static", False) else "")
+    keys = np.array([sample_key(seed, split, str(i), key) for i in ids], dtype=np.uint64)
+    row_len = {m: np.asarray(lengths[m][:n]).astype(np.int64) for m in mods}
+    draw_len = {m: row_len[m] if positional or m not in valid else _real_counts(lengths, valid, m, n)
+                for m in mods}
+    pres, kp = sampler.draw_batch(keys, draw_len, {m: seq_lens[m] for m in mods})
+    requested = np.asarray(pres, dtype=bool).copy()
+    present = requested.copy()
+    keep = {}
+    for j, m in enumerate(mods):
+        t = seq_lens[m]
+        k = np.asarray(kp[m], dtype=bool)
+        if m in valid and not positional:
+            # valid-frame order -> real positions: the k-th valid frame takes decision k
+            order = np.argsort(~valid[m][:n], axis=1, kind="stable")  # valid positions first
+            first = np.arange(t)[None, :] < draw_len[m][:, None]  # (N, T)
+            real = np.ones((n, t), dtype=bool)
+            rows = np.broadcast_to(np.arange(n)[:, None], (n, t))
+            real[rows[first], order[first]] = k[first]
+            k = real
+        frames = valid[m][:n] if m in valid else np.arange(t)[None, :] < row_len[m][:, None]
+        keep[m] = k
+        present[:, j] &= (row_len[m] > 0) & (k & frames).any(1)
+    return MissingMask(present=torch.from_numpy(present),
+                       keep={m: torch.from_numpy(np.ascontiguousarray(v)) for m, v in keep.items()},
+                       modalities=mods, requested=torch.from_numpy(requested))
+
+
+def draw_split_mask(sampler: RowSampler, split, rows: np.ndarray | None = None, *, seed: int,
+                    split_name: str, salt: str = "") -> MissingMask:
+    """`draw_mask` for rows ``rows`` (default: all) of an `MSASplit`, with its frame masks."""
+    idx = np.arange(len(split)) if rows is None else np.asarray(rows)
+    mods = split.modalities
+    return draw_mask(
+        sampler, [str(i) for i in split.ids[idx]], {m: split.lengths[m][idx] for m in mods},
+        {m: int(split.features[m].shape[1]) for m in mods}, seed=seed, split=split_name,
+        salt=salt, valid={m: v[idx] for m, v in split.frame_valid.items()},
     )
+
+
+def coverage(natural_present: Tensor | np.ndarray, mask: MissingMask | None) -> float:
+    """Fraction of samples that actually have every modality the condition asked for.
+
+    ``natural_present`` (N, M) bool is what the data has (length > 0); with ``mask`` None (the
+    ``complete`` condition) every modality of the data is asked for. A sample counts when each
+    requested modality is naturally present and still has at least one kept frame.
+    """
+    nat = torch.as_tensor(np.asarray(natural_present), dtype=torch.bool)
+    if nat.shape[0] == 0:
+        return float("nan")
+    if mask is None:
+        return float(nat.all(1).float().mean())
+    req = mask.requested if mask.requested is not None else torch.ones_like(nat)
+    got = nat & mask.present
+    return float((got | ~req).all(1).float().mean())
 
 
 def apply_missing(batch: Batch, mask: MissingMask | None) -> Batch:

@@ -94,6 +94,15 @@ def _drop_frames(
     return keep
 
 
+def _keep_one_real(rng: np.random.Generator, pres: dict[str, bool], lengths: dict[str, int]
+                   ) -> None:
+    """If no modality the sample has (length > 0) is kept, keep one of them, chosen uniformly
+    (all modalities when it has none). Complete samples that kept one are left untouched."""
+    have = [m for m in pres if lengths[m] > 0] or list(pres)
+    if not any(pres[m] for m in have):
+        pres[have[int(rng.integers(len(have)))]] = True
+
+
 def _check_rate(name: str, r: float) -> float:
     r = float(r)
     if not 0.0 <= r <= 1.0:
@@ -235,7 +244,9 @@ class SampleModalityRate:
     """CPM-Net / GCNet: a fraction ``eta`` of (sample, modality) entries is missing.
 
     Each sample loses k modalities, with k = floor(eta*M) or that + 1 so that E[k] = eta*M
-    exactly, chosen uniformly; at least one modality is always kept (eta <= (M-1)/M).
+    exactly, chosen uniformly; at least one modality is always kept (eta <= (M-1)/M) — one the
+    sample has in the data when the draw kept only naturally absent ones (never on complete
+    samples, whose draws are unchanged).
     """
 
     eta: float
@@ -267,12 +278,14 @@ class SampleModalityRate:
         k = min(k, m_count - 1)
         drop = set(rng.choice(m_count, size=k, replace=False).tolist()) if k else set()
         pres = {m: i not in drop for i, m in enumerate(mods)}
+        _keep_one_real(rng, pres, lengths)
         return (pres, {m: np.ones(seq_lens[m], bool) for m in mods})
 
 
 @dataclass(frozen=True)
 class ModalityRandomDrop:
-    """Each modality is removed whole with its own probability; at least one is kept."""
+    """Each modality is removed whole with its own probability; at least one is kept (one the
+    sample has in the data, when it lacks some)."""
 
     rates: tuple[tuple[str, float], ...]
 
@@ -300,8 +313,7 @@ class ModalityRandomDrop:
         mods = list(seq_lens)
         rates = dict(self.rates)
         pres = {m: bool(rng.random() >= rates.get(m, 0.0)) for m in mods}
-        if not any(pres.values()):
-            pres[mods[int(rng.integers(len(mods)))]] = True
+        _keep_one_real(rng, pres, lengths)
         return (pres, {m: np.ones(seq_lens[m], bool) for m in mods})
 
 
@@ -335,7 +347,9 @@ class MRM:
     """CorrKD's Modality Random Missing (training only).
 
     Per sample: draw the available subset uniformly from the 2^M - 1 non-empty subsets (the
-    complete set included, as in the spec's suggestion), then for every available modality
+    complete set included, as in the spec's suggestion) of the modalities the sample has in the
+    data (length > 0; all of them for complete data, so nothing changes there; on naturally
+    incomplete data no draw asks only for modalities the sample lacks), then for every available modality
     draw an intra-modality ratio r uniformly from ``ratios`` and zero floor(r * length)
     randomly chosen valid frames.
 
@@ -371,6 +385,7 @@ class MRM:
         return f"mrm:{','.join(f'{r:g}' for r in self.ratios)}|{sp}|{int(self.shared_frames)}{v}"
 
     def _subsets(self, mods: tuple[str, ...]) -> tuple[list[tuple[str, ...]], np.ndarray]:
+        """The non-empty subsets of ``mods`` (the modalities a sample has) and their weights."""
         subs = all_subsets(mods)
         w = dict(self.subset_probs)
         p = np.array([w.get(subset_name(s), 1.0) for s in subs], dtype=np.float64)
@@ -385,12 +400,16 @@ class MRM:
         the smallest random keys (a uniform k-subset without replacement).
         """
         mods = tuple(seq_lens)
-        subs, p = self._subsets(mods)
-        cdf = np.cumsum(p)
-        pick = np.minimum(np.searchsorted(cdf / cdf[-1], counter_uniforms(keys, 1, 0)[:, 0],
-                                          side="right"), len(subs) - 1)
-        table = np.array([[m in s for m in mods] for s in subs], dtype=bool)  # (S, M)
-        present = table[pick]  # (N, M)
+        u0 = counter_uniforms(keys, 1, 0)[:, 0]
+        has = np.stack([lengths[m] > 0 for m in mods], 1)  # (N, M) modalities each sample has
+        present = np.zeros((len(keys), len(mods)), dtype=bool)
+        for pattern in np.unique(has, axis=0):  # subsets among what the sample has (<= 2^M)
+            rows = (has == pattern).all(1)
+            subs, p = self._subsets(tuple(m for m, h in zip(mods, pattern, strict=True) if h) or mods)
+            cdf = np.cumsum(p)
+            pick = np.minimum(np.searchsorted(cdf / cdf[-1], u0[rows], side="right"), len(subs) - 1)
+            table = np.array([[m in sub for m in mods] for sub in subs], dtype=bool)  # (S, M)
+            present[rows] = table[pick]
         ratios = np.asarray(self.ratios, dtype=np.float64)
         keep = {}
         if self.shared_frames:
@@ -414,7 +433,7 @@ class MRM:
     def draw_row(self, rng, lengths, seq_lens) -> Row:
         """One sample from its own NumPy generator (generator 1, the original sampler)."""
         mods = tuple(seq_lens)
-        subs, p = self._subsets(mods)
+        subs, p = self._subsets(tuple(m for m in mods if lengths[m] > 0) or mods)
         sub = subs[int(rng.choice(len(subs), p=p))]
         keep = {}
         if self.shared_frames:
@@ -457,6 +476,12 @@ class RandomSubset:
     incomplete non-empty subsets, i.e. the six conditions t, a, v, ta, tv, av), uniformly; the
     complete condition is never drawn unless listed. No frames are dropped.
 
+    Natural missingness: the draw is among what the sample has (length > 0). By default every
+    non-empty subset of its modalities that is incomplete for the data (a sample without text
+    draws among a, v, av; a complete sample among the six, unchanged); listed subsets are cut
+    to the sample's modalities, empty ones skipped, and a sample none of them fits keeps one
+    of its own modalities, chosen uniformly. A naturally absent modality is never asked for.
+
     Args:
         subsets: subset names (``("t", "ta")``); empty = every incomplete non-empty subset of
             the data's modalities.
@@ -477,10 +502,12 @@ class RandomSubset:
 
     def draw_row(self, rng, lengths, seq_lens) -> Row:
         mods = tuple(seq_lens)
+        have = tuple(m for m in mods if lengths[m] > 0) or mods  # what the sample has
         if self.subsets:
-            subs = [tuple(m for m in parse_subset(n) if m in mods) for n in self.subsets]
+            cut = [tuple(m for m in parse_subset(n) if m in have) for n in self.subsets]
+            subs = [sub for sub in cut if sub] or [(m,) for m in have]
         else:
-            subs = [sub for sub in all_subsets(mods) if len(sub) < len(mods)] or [mods]
+            subs = [sub for sub in all_subsets(have) if len(sub) < len(mods)] or [have]
         sub = subs[int(rng.integers(len(subs)))]
         return ({m: m in sub for m in mods}, {m: np.ones(seq_lens[m], bool) for m in mods})
 
@@ -490,9 +517,10 @@ class SevereMissing:
     """SMIL's "severely missing" training data: modality m is absent for a fraction r_m of the
     samples (each sample independently with probability r_m), **fixed per sample**: the mask
     depends on (seed, split, sample id) only, not on the epoch (``static``), so the model never
-    sees the removed features. At least one modality is kept per sample (if every listed
-    modality is drawn missing, the one with the lowest rate, first in canonical order, is
-    kept). No frames are dropped.
+    sees the removed features. At least one modality the sample has (length > 0) is kept: if
+    the draw removed all of them, the one of them with the lowest rate (first in canonical
+    order) is kept; a naturally absent modality is never the one kept. Complete samples'
+    draws are those of complete data. No frames are dropped.
 
     Args:
         rates: (modality, rate) pairs, e.g. ``(("text", 0.9),)`` for SMIL's MOSI loader
@@ -521,6 +549,7 @@ class SevereMissing:
         rates = dict(self.rates)
         u = rng.random(len(mods))
         pres = {m: bool(u[i] >= rates.get(m, 0.0)) for i, m in enumerate(mods)}
-        if not any(pres.values()):
-            pres[min(mods, key=lambda m: (rates.get(m, 0.0), mods.index(m)))] = True
+        have = [m for m in mods if lengths[m] > 0] or mods
+        if not any(pres[m] for m in have):
+            pres[min(have, key=lambda m: (rates.get(m, 0.0), mods.index(m)))] = True
         return (pres, {m: np.ones(seq_lens[m], bool) for m in mods})

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from robustmsa.data.readers import fet, mmsa, mosi_bclstm, mult
+from robustmsa.data.readers import fet, mfn, mmsa, mosi_bclstm, mult
 from robustmsa.data.readers.fet import read_fet_dataset, read_fet_features
+from robustmsa.data.readers.mfn import read_mfn
 from robustmsa.data.readers.mmsa import read_mmsa_pickle
 from robustmsa.data.readers.mosi_bclstm import read_mosi_bclstm
 from robustmsa.data.readers.mult import read_mult_pickle
@@ -37,6 +38,7 @@ __all__ = [
     "detect_format",
     "read_fet_dataset",
     "read_fet_features",
+    "read_mfn",
     "read_mmsa_pickle",
     "read_mosi_bclstm",
     "read_mult_pickle",
@@ -58,7 +60,11 @@ class PickleFormat:
 
 @dataclass(frozen=True)
 class FolderFormat:
-    """A dataset folder: ``detect(path)`` on the folder, ``read(path, seed=)``."""
+    """A dataset folder: ``detect(path)`` on the folder, ``read(path, seed=)``.
+
+    ``builtin``: the name is also a built-in dataset looked up in ``../shared/data/<name>``
+    (False for layout-only formats such as ``mfn_h5``).
+    """
 
     name: str
     description: str
@@ -66,6 +72,7 @@ class FolderFormat:
     read: Callable[..., MSADataset]
     #: files every copy has: a folder with some but not all of them is named in the error
     required: tuple[str, ...] = ()
+    builtin: bool = True
 
 
 PICKLE_FORMATS: Registry[PickleFormat] = Registry("pickle format")
@@ -90,11 +97,32 @@ FOLDER_FORMATS.register("mosi_bclstm")(FolderFormat(
 ))
 
 
+def _mfn_format(name: str, description: str) -> FolderFormat:
+    return FolderFormat(
+        name, description, lambda p, _n=name: p.name == _n and mfn.detect(p),
+        lambda path, *, seed=0, variant=None, _n=name: read_mfn(path, kind=_n, variant=variant),
+    )
+
+
+for _name, _desc in (
+    ("ict_mmmo_mfn", "ICT-MMMO, MFN HDF5 release (340 videos, 20 steps; train has no text)"),
+    ("pom_mfn", "POM, MFN HDF5 release (903 videos, 20 steps, audio + vision, 17 scores)"),
+    ("youtube_mfn", "YouTube opinion data, MFN HDF5 release (269 utterances, 3 classes)"),
+):
+    FOLDER_FORMATS.register(_name)(_mfn_format(_name, _desc))
+# any other folder with the MFN layout (detected last: the named releases are matched by name)
+FOLDER_FORMATS.register("mfn_h5")(FolderFormat(
+    "mfn_h5", "any folder in the MFN HDF5 layout ({text_S_emb,audio_S,video_S,y_S}.h5)",
+    mfn.detect, lambda path, *, seed=0, variant=None: read_mfn(path, variant=variant),
+    required=mfn.REQUIRED_FILES, builtin=False,
+))
+
+
 def _folder_format(p: Path) -> FolderFormat:
     by_name = FOLDER_FORMATS.get(p.name) if p.name in FOLDER_FORMATS else None
     if by_name is not None and by_name.detect(p):
         return by_name
-    for name in FOLDER_FORMATS:
+    for name in sorted(FOLDER_FORMATS, key=lambda n: not FOLDER_FORMATS.get(n).builtin):
         fmt = FOLDER_FORMATS.get(name)
         if fmt.detect(p):
             return fmt
