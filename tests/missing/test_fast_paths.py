@@ -136,7 +136,7 @@ def test_fast_paths_with_explicit_frame_masks():
         b = draw_mask(PerSample(s), list(split.ids), split.lengths, seq, seed=0, split="x", valid=valid)
         assert torch.equal(a.present, b.present) and torch.equal(a.requested, b.requested)
     m = draw_mask(MRM(), list(split.ids), split.lengths, seq, seed=0, split="x", valid=valid)
-    for j, mod in enumerate(MODALITIES):
+    for mod in MODALITIES:
         keep = m.keep[mod].numpy()
         assert keep[~valid[mod]].all()  # only real frames are ever dropped
         dropped = (~keep & valid[mod]).sum(1)
