@@ -7,18 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.conftest import cli
 
 from robustmsa.cli import COMMAND_MODULES, main
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL = ["data.source=synthetic:small", "train.epochs=1", "train.progress=false",
          "model.d_model=8", "model.num_heads=2", "model.num_layers=1", "model.ffn_dim=8"]
-
-
-def run(capsys, *args):
-    rc = main(list(args))
-    out = capsys.readouterr()
-    return rc, out.out, out.err
 
 
 @pytest.mark.parametrize("cmd", [c.replace("_cmd", "") for c in COMMAND_MODULES])
@@ -31,13 +26,13 @@ def test_every_subcommand_has_help(cmd, capsys):
 
 def test_train_evaluate_predict_smoke(tmp_path, capsys):
     t = tmp_path / "teacher"
-    rc, out, _ = run(capsys, "train", "method=teacher", *SMALL, "--out", str(t))
+    rc, out, _ = cli(capsys, "train", "method=teacher", *SMALL, "--out", str(t))
     assert rc == 0 and json.loads(out)["run_dir"] == str(t)
     c = tmp_path / "corrkd"
-    rc, _, _ = run(capsys, "train", "method=corrkd", f"teacher={t / 'best.pt'}", *SMALL, "--out", str(c))
+    rc, _, _ = cli(capsys, "train", "method=corrkd", f"teacher={t / 'best.pt'}", *SMALL, "--out", str(c))
     assert rc == 0
     ev = tmp_path / "eval"
-    rc, out, err = run(capsys, "evaluate", "-c", str(t / "best.pt"), "-c", str(c / "best.pt"),
+    rc, out, err = cli(capsys, "evaluate", "-c", str(t / "best.pt"), "-c", str(c / "best.pt"),
                        "--protocol", "subsets", "--condition", "eta:0.5", "--mask-seeds", "0", "1",
                        "--out", str(ev))
     assert rc == 0 and "checkpoint 1/2: teacher seed 0" in err and "checkpoint 2/2: corrkd" in err
@@ -53,7 +48,7 @@ def test_train_evaluate_predict_smoke(tmp_path, capsys):
     assert (ev / "subsets.pdf").exists() and (ev / "tables" / "subsets_F1.tex").exists()
     # predict writes the same masks as evaluate: its F1 equals the evaluate record
     p = tmp_path / "preds.npz"
-    rc, _, _ = run(capsys, "predict", "-c", str(c / "best.pt"), "--data", "synthetic:small",
+    rc, _, _ = cli(capsys, "predict", "-c", str(c / "best.pt"), "--data", "synthetic:small",
                    "--condition", "ta", "--mask-seed", "1", "--out", str(p))
     assert rc == 0
     z = np.load(p)
@@ -68,9 +63,9 @@ def test_train_evaluate_predict_smoke(tmp_path, capsys):
 
 
 def test_resume_flag(tmp_path, capsys):
-    rc, _, _ = run(capsys, "train", "method=teacher", *SMALL, "--out", str(tmp_path))
+    rc, _, _ = cli(capsys, "train", "method=teacher", *SMALL, "--out", str(tmp_path))
     assert rc == 0
-    rc, _, _ = run(capsys, "train", "method=teacher", *SMALL, "--out", str(tmp_path), "--resume")
+    rc, _, _ = cli(capsys, "train", "method=teacher", *SMALL, "--out", str(tmp_path), "--resume")
     assert rc == 0
 
 
@@ -83,7 +78,7 @@ def test_resume_flag(tmp_path, capsys):
     (["train", "data.source=/nonexistent.pkl"], "/nonexistent.pkl"),
 ])
 def test_bad_input_is_one_line_error(args, needle, capsys):
-    rc, out, err = run(capsys, *args)
+    rc, out, err = cli(capsys, *args)
     assert rc == 2 and needle in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
 
@@ -95,7 +90,7 @@ def test_evaluate_and_predict_bad_input(tmp_path, capsys):
     from robustmsa.data.schema import save_dataset
 
     t = tmp_path / "t"
-    assert run(capsys, "train", "method=teacher", *SMALL, "--out", str(t))[0] == 0
+    assert cli(capsys, "train", "method=teacher", *SMALL, "--out", str(t))[0] == 0
     ck = str(t / "best.pt")
     other = save_dataset(make_tiny_dataset(), tmp_path / "tiny.npz")  # text width 12, not 64
     cases = [
@@ -110,14 +105,14 @@ def test_evaluate_and_predict_bad_input(tmp_path, capsys):
           "--out", str(tmp_path / "p.npz")], "unknown condition 'xyz'"),
     ]
     for args, needle in cases:
-        rc, _, err = run(capsys, *args)
+        rc, _, err = cli(capsys, *args)
         assert rc == 2 and needle in err and "Traceback" not in err, (args, err)
         assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "p.npz").exists()
 
 
 def test_list(capsys):
-    rc, out, _ = run(capsys, "list", "methods")
+    rc, out, _ = cli(capsys, "list", "methods")
     assert rc == 0
     for m in ("teacher", "student", "logit_kd", "feature_kd", "corrkd", "mmckd", "casd", "dfsd"):
         assert m in out

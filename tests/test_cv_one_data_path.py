@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.conftest import make_tiny_dataset
+from tests.conftest import make_tiny_dataset, record_values, run_cli
 
 from robustmsa.cli import main
 from robustmsa.data import load_data
@@ -56,13 +56,6 @@ def gappy_grouped() -> MSADataset:
     return MSADataset(ds.splits, infer_info(ds.splits, name="gappy", source="t"))
 
 
-def run_cli(capsys, *args: str) -> str:
-    rc = main(list(args))
-    out = capsys.readouterr()
-    assert rc == 0, out.err
-    return out.out
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     d = tmp_path_factory.mktemp("cv_path")
@@ -76,11 +69,6 @@ def world(tmp_path_factory):
     return {"dir": d, "src": str(src), "ck": cks}
 
 
-def vals(records: list[dict]) -> dict[tuple, float]:
-    return {(r["name"], r.get("fold"), r["protocol"], r["condition"], r["mask_seed"],
-             r["metric"]): r["value"] for r in records}
-
-
 def test_fold_checkpoint_evaluate_and_predict(world, capsys) -> None:
     d, ck = world["dir"], world["ck"][0]
     raw = load_data(world["src"])
@@ -92,7 +80,7 @@ def test_fold_checkpoint_evaluate_and_predict(world, capsys) -> None:
     assert {r["fold"] for r in cli} == {0} and {r["name"] for r in cli} == {"teacher"}
     for data in (raw, fold0, carve_fold(raw, folds=3, fold=2, pool=("train", "valid", "test"))):
         api, _ = evaluate([ck], data, protocols=["subsets"], mask_seeds=[0])
-        assert vals(api) == vals(cli)
+        assert record_values(api) == record_values(cli)
     # predict: the fold's test samples, the predictions evaluate computes
     out = d / "p.npz"
     run_cli(capsys, "predict", "-c", ck, "--data", world["src"], "--out", str(out))

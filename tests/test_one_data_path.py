@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from tests.conftest import make_tiny_dataset
+from tests.conftest import make_tiny_dataset, record_values, run_cli
 
 from robustmsa.cli import main
 from robustmsa.data import load_data
@@ -40,13 +40,6 @@ def other_train_split(ds: MSADataset) -> MSADataset:
     return MSADataset({**ds.splits, "train": replace(tr, features=feats)}, ds.info)
 
 
-def run_cli(capsys, *args: str) -> str:
-    rc = main(list(args))
-    out = capsys.readouterr()
-    assert rc == 0, out.err
-    return out.out
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     d = tmp_path_factory.mktemp("one_path")
@@ -60,11 +53,6 @@ def world(tmp_path_factory):
     assert main(["train", "method=teacher", f"data.source={b}", *TINY,
                  "--out", str(ck_b.parent)]) == 0
     return {"dir": d, "a": str(a), "b": str(b), "ck": str(ck), "ck_b": str(ck_b)}
-
-
-def values(records: list[dict]) -> dict[tuple, float]:
-    return {(r["name"], r["protocol"], r["condition"], r["mask_seed"], r["metric"]): r["value"]
-            for r in records}
 
 
 def test_every_entry_point_gives_the_same_predictions(world, capsys):
@@ -110,19 +98,19 @@ def test_every_entry_point_gives_the_same_predictions(world, capsys):
         ev = d / f"eval_{f}"
         run_cli(capsys, "evaluate", "-c", ck, "--data", world[f], "--protocol", "subsets",
                 "--mask-seeds", "0", "1", "--out", str(ev))
-        recs[f] = values(json.loads((ev / "results.json").read_text()))
+        recs[f] = record_values(json.loads((ev / "results.json").read_text()))
     assert recs["a"] == recs["b"]
     api, _ = evaluate([ck], load_data(world["a"]), protocols=["subsets"], mask_seeds=[0, 1])
-    assert values(api) == recs["a"]
+    assert record_values(api) == recs["a"]
     m2, _ = load_method(ck)
     em, _ = evaluate_method(m2, load_data(world["b"]), protocols=["subsets"], mask_seeds=[0, 1])
-    assert values(em) == recs["a"]
+    assert record_values(em) == recs["a"]
     from sklearn.metrics import f1_score
 
     for cond, ms in (("complete", 0), ("ta", 1)):
         z = preds["a", cond]
         f1 = f1_score(z["label"] >= 0, z["score"] >= 0, average="weighted")
-        assert f1 == recs["a"]["teacher", "subsets", cond, ms, "F1"]
+        assert f1 == recs["a"]["teacher", None, "subsets", cond, ms, "F1"]
 
 
 def test_two_checkpoints_with_different_statistics_in_one_evaluate(world, capsys):
@@ -133,7 +121,7 @@ def test_two_checkpoints_with_different_statistics_in_one_evaluate(world, capsys
     alone = []
     for ck in (world["ck"], world["ck_b"]):
         alone += evaluate([ck], load_data(world["a"]), protocols=["subsets"], mask_seeds=[0])[0]
-    assert values(both) == values(alone)
+    assert record_values(both) == record_values(alone)
     assert {r["name"] for r in both} == {"teacher", "teacher_b"}
     assert (d / "teacher_b" / "best.pt").exists()
 
@@ -153,7 +141,7 @@ def test_benchmark_records_match_evaluate(world, tmp_path, capsys):
     ev = tmp_path / "ev"
     run_cli(capsys, "evaluate", "-c", str(ck), "--protocol", "subsets", "--mask-seeds", "0",
             "--out", str(ev))
-    assert values(json.loads((ev / "results.json").read_text())) == values(bench)
+    assert record_values(json.loads((ev / "results.json").read_text())) == record_values(bench)
 
 
 def test_predict_output_scores_directly(world, capsys):
@@ -222,7 +210,7 @@ def test_readme_python_snippet_matches_the_cli(tmp_path, monkeypatch, capsys):
     out = json.loads(run_cli(capsys, "evaluate", "-c", "runs/teacher/best.pt", "--protocol",
                              "subsets", "--out", "ev") and (tmp_path / "ev" / "results.json")
                      .read_text())
-    assert values(scope["records"]) == values(out)
+    assert record_values(scope["records"]) == record_values(out)
     test = scope["data"]["test"]
     first = [r for r in out if r["condition"] == "complete" and r["metric"] == "F1"]
     assert first

@@ -7,15 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.conftest import cli
 
 from robustmsa.cli import main
 from robustmsa.metrics import MMSA_CLASSIFICATION_KEYS, MOSI_KEYS, SIMS_KEYS, score
 
 
 def _run(capsys, *argv: str) -> tuple[int, str, str]:
-    rc = main(["score", *argv])
-    out, err = capsys.readouterr()
-    return rc, out, err
+    return cli(capsys, "score", *argv)
 
 
 def _npz(tmp_path: Path, name: str = "preds.npz", **arrays) -> Path:

@@ -7,7 +7,7 @@ import math
 
 import pytest
 import torch
-from tests.conftest import make_tiny_dataset, tiny_config
+from tests.conftest import tiny_config
 
 from robustmsa.data.dataset import collate_rows
 from robustmsa.engine.builder import build_method
@@ -23,23 +23,11 @@ from robustmsa.engine.trainer import Trainer
 from robustmsa.missing import parse_condition
 
 
-@pytest.fixture(scope="module")
-def data():
-    return make_tiny_dataset()
-
-
-@pytest.fixture(scope="module")
-def teacher(tmp_path_factory, data):
-    d = tmp_path_factory.mktemp("teacher")
-    Trainer(tiny_config("teacher"), data, d).fit()
-    return str(d / "best.pt")
-
-
-def test_measure_equals_hand_computed_autograd(data, teacher):
+def test_measure_equals_hand_computed_autograd(tiny_data, tiny_teacher):
     """On a tiny model: every number equals a direct torch.autograd.grad computation."""
-    m = build_method(tiny_config("logit_kd", "method_config.kd_weight=0.5", teacher=teacher),
-                     data.info)
-    batch = balance_batch(data["train"], parse_condition("mrm"), seed=3, batch_size=10)
+    m = build_method(tiny_config("logit_kd", "method_config.kd_weight=0.5", teacher=tiny_teacher),
+                     tiny_data.info)
+    batch = balance_batch(tiny_data["train"], parse_condition("mrm"), seed=3, batch_size=10)
     got = measure_balance(m, batch, grad_clip=0.3, seed=11)
     # by hand, same RNG seed (dropout) and train mode
     with torch.random.fork_rng():
@@ -64,10 +52,10 @@ def test_measure_equals_hand_computed_autograd(data, teacher):
     assert got["total"]["residual"] < 1e-6
 
 
-def test_conflicting_term_has_negative_share(data):
+def test_conflicting_term_has_negative_share(tiny_data):
     """A term whose gradient opposes the total update gets a negative share."""
-    m = build_method(tiny_config("teacher"), data.info)
-    b = collate_rows(data["train"], list(range(8)))
+    m = build_method(tiny_config("teacher"), tiny_data.info)
+    b = collate_rows(tiny_data["train"], list(range(8)))
 
     class Opposed(torch.nn.Module):  # task plus a term pulling the other way at 0.3 strength
         def __init__(self, inner):
@@ -95,12 +83,12 @@ def test_conflicting_term_has_negative_share(data):
     ("corrkd", ()),  # automatic margin (a buffer set on the first batch) + statistics networks
     ("casd", ("method_config.warmup_steps=5",)),  # warm-up step counter buffer
 ])
-def test_diagnostics_leave_training_bit_identical(name, extra, data, teacher, tmp_path):
+def test_diagnostics_leave_training_bit_identical(name, extra, tiny_data, tiny_teacher, tmp_path):
     runs = {}
     for on in (True, False):
         cfg = tiny_config(name, *extra, f"train.loss_balance={str(on).lower()}",
-                          teacher=teacher if name == "corrkd" else "")
-        Trainer(cfg, data, tmp_path / str(on)).fit()
+                          teacher=tiny_teacher if name == "corrkd" else "")
+        Trainer(cfg, tiny_data, tmp_path / str(on)).fit()
         runs[on] = torch.load(tmp_path / str(on) / "last.pt", weights_only=True)
     a, b = runs[True]["resume"]["method"], runs[False]["resume"]["method"]
     assert a.keys() == b.keys()
@@ -109,8 +97,9 @@ def test_diagnostics_leave_training_bit_identical(name, extra, data, teacher, tm
     assert torch.equal(runs[True]["resume"]["torch_rng"], runs[False]["resume"]["torch_rng"])
 
 
-def test_logs_and_summary(data, teacher, tmp_path):
-    Trainer(tiny_config("corrkd", "train.epochs=3", teacher=teacher), data, tmp_path).fit()
+def test_logs_and_summary(tiny_data, tiny_teacher, tmp_path):
+    Trainer(tiny_config("corrkd", "train.epochs=3", teacher=tiny_teacher), tiny_data,
+            tmp_path).fit()
     recs = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     start = [r for r in recs if r["type"] == "balance"]
     epochs = [r for r in recs if r["type"] == "epoch"]
@@ -132,27 +121,18 @@ def test_logs_and_summary(data, teacher, tmp_path):
             sum(u[k]["share"] for u in used) / len(used))
 
 
-def test_resume_keeps_the_start_measurement(data, teacher, tmp_path):
-    from robustmsa.engine.checkpoint import save_checkpoint
-
-    full, part = tmp_path / "full", tmp_path / "part"
-    Trainer(tiny_config("logit_kd", "train.epochs=3", teacher=teacher), data, full).fit()
-    Trainer(tiny_config("logit_kd", "train.epochs=1", teacher=teacher), data, part).fit()
-    ck = torch.load(part / "last.pt", weights_only=True)
-    ck["config"]["train"]["epochs"] = 3
-    save_checkpoint({k: v for k, v in ck.items() if not k.startswith(("format", "robustmsa_v", "torch_v"))},
-                    part / "last.pt")
-    Trainer(tiny_config("logit_kd", "train.epochs=3", teacher=teacher), data, part).fit(resume=True)
+def test_resume_keeps_the_start_measurement(resumed_logit_kd):
+    full, part = resumed_logit_kd
     a = json.loads((full / "summary.json").read_text())["loss_balance"]
     b = json.loads((part / "summary.json").read_text())["loss_balance"]
     assert a == b
 
 
-def test_table_and_markdown(data, teacher, tmp_path):
+def test_table_and_markdown(tiny_data, tiny_teacher, tmp_path):
     for seed in (0, 1):
-        Trainer(tiny_config("logit_kd", f"seed={seed}", "train.epochs=1", teacher=teacher), data,
-                tmp_path / "kd" / f"seed{seed}").fit()
-    Trainer(tiny_config("teacher", "train.epochs=1", "train.loss_balance=false"), data,
+        Trainer(tiny_config("logit_kd", f"seed={seed}", "train.epochs=1", teacher=tiny_teacher),
+                tiny_data, tmp_path / "kd" / f"seed{seed}").fit()
+    Trainer(tiny_config("teacher", "train.epochs=1", "train.loss_balance=false"), tiny_data,
             tmp_path / "off" / "seed0").fit()
     rows = benchmark_balance_rows(tmp_path, ["kd", "off", "absent"], [0, 1])
     assert {r["name"] for r in rows} == {"kd"}  # no balance / no run: left out
@@ -168,14 +148,14 @@ def test_table_and_markdown(data, teacher, tmp_path):
     assert balance_rows([]) == []
 
 
-def test_benchmark_report_has_the_loss_balance(data, tmp_path):
+def test_benchmark_report_has_the_loss_balance(tiny_data, tmp_path):
     from robustmsa.benchmark import BenchmarkConfig, RunSpec, run_benchmark
 
     base = {"model": {"d_model": 8, "num_heads": 2, "num_layers": 1, "ffn_dim": 16},
             "train": {"epochs": 1, "batch_size": 16, "progress": False}}
     bc = BenchmarkConfig(base=base, runs=[RunSpec("teacher", "teacher"), RunSpec("kd", "logit_kd")],
                          seeds=[0], mask_seeds=[0], protocols=["subsets"], out_dir=str(tmp_path))
-    report = run_benchmark(bc, data=data).read_text()
+    report = run_benchmark(bc, data=tiny_data).read_text()
     assert "## Loss balance" in report and "`loss_balance.md`" in report
     md = (tmp_path / "loss_balance.md").read_text()
     assert "| kd | **kd** |" in md and "acting" in md

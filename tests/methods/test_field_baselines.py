@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from tests.conftest import make_tiny_dataset, tiny_config
+from tests.conftest import tiny_config
 
 from robustmsa.data.dataset import collate_rows
 from robustmsa.data.groups import batch_rows, shard_rows, utterance_order
@@ -29,20 +29,8 @@ from robustmsa.nn.graph import Conversations, GraphConvLayer, RGCNLayer, window_
 NEW = ("mctn", "transm", "smil", "gcnet", "mmin")
 
 
-@pytest.fixture(scope="module")
-def data():
-    return make_tiny_dataset()
-
-
-@pytest.fixture(scope="module")
-def teacher_ckpt(tmp_path_factory, data):
-    d = tmp_path_factory.mktemp("teacher12")
-    Trainer(tiny_config("teacher", "train.epochs=1"), data, d).fit()
-    return str(d / "best.pt")
-
-
-def build(name, data, teacher_ckpt, *extra):
-    cfg = tiny_config(name, *extra, teacher=teacher_ckpt if name == "mmin" else "")
+def build(name, data, teacher, *extra):
+    cfg = tiny_config(name, *extra, teacher=teacher if name == "mmin" else "")
     return build_method(cfg, data.info)
 
 
@@ -172,9 +160,9 @@ def test_random_subset_and_severe_samplers():
 
 
 # --- method behaviour ------------------------------------------------------------------------
-def test_mctn_uses_the_source_only(data, teacher_ckpt):
-    m = build("mctn", data, teacher_ckpt).eval()
-    b = collate_rows(data["test"], list(range(8)))
+def test_mctn_uses_the_source_only(tiny_data, tiny_teacher):
+    m = build("mctn", tiny_data, tiny_teacher).eval()
+    b = collate_rows(tiny_data["test"], list(range(8)))
     base = m.predict(b).score
     no_targets = m.predict(apply_missing(b, masked(b, "t"))).score
     assert torch.allclose(base, no_targets)
@@ -184,14 +172,14 @@ def test_mctn_uses_the_source_only(data, teacher_ckpt):
     for n in lens.unique():
         same = no_source[lens == n]
         assert torch.allclose(same, same[:1].expand_as(same))
-    m_mask = build("mctn", data, teacher_ckpt, "model.missing_input=mask").eval()
+    m_mask = build("mctn", tiny_data, tiny_teacher, "model.missing_input=mask").eval()
     no_source = m_mask.predict(apply_missing(b, masked(b, "av"))).score
     assert torch.allclose(no_source, no_source[:1].expand(8))  # "mask": one prediction
 
 
-def test_gcnet_predictions_use_whole_videos_only(data, teacher_ckpt):
-    m = build("gcnet", data, teacher_ckpt).eval()
-    sp = data["test"]
+def test_gcnet_predictions_use_whole_videos_only(tiny_data, tiny_teacher):
+    m = build("gcnet", tiny_data, tiny_teacher).eval()
+    sp = tiny_data["test"]
     small = predict_split(m, sp, mask=None, batch_size=3).score
     large = predict_split(m, sp, mask=None, batch_size=256).score
     assert np.allclose(small, large, atol=1e-6)  # batches of whole videos: size-independent
@@ -203,17 +191,17 @@ def test_gcnet_predictions_use_whole_videos_only(data, teacher_ckpt):
     assert not np.allclose(moved[~keep], large[~keep])
 
 
-def test_gcnet_needs_groups_to_train(data, tmp_path):
-    splits = {k: replace(v, groups=None) for k, v in data.splits.items()}
-    flat = type(data)(splits, data.info)
+def test_gcnet_needs_groups_to_train(tiny_data, tmp_path):
+    splits = {k: replace(v, groups=None) for k, v in tiny_data.splits.items()}
+    flat = type(tiny_data)(splits, tiny_data.info)
     with pytest.raises(DataError, match="gcnet.*'tiny'.*no grouping"):
         Trainer(tiny_config("gcnet"), flat, tmp_path).fit()
 
 
-def test_mmin_imagines_the_teacher_embedding_of_the_reverse_input(data, teacher_ckpt):
+def test_mmin_imagines_the_teacher_embedding_of_the_reverse_input(tiny_data, tiny_teacher):
     torch.manual_seed(0)
-    m = build("mmin", data, teacher_ckpt).eval()  # no dropout: forward and reference agree
-    b = collate_rows(data["train"], list(range(6)))
+    m = build("mmin", tiny_data, tiny_teacher).eval()  # no dropout: forward and reference agree
+    b = collate_rows(tiny_data["train"], list(range(6)))
     mk = masked(b, "random_subset")
     rev = reverse_mask(b, mk)
     assert torch.equal(rev.present, b.present & ~mk.present)
@@ -229,10 +217,10 @@ def test_mmin_imagines_the_teacher_embedding_of_the_reverse_input(data, teacher_
     assert all(torch.equal(v, m.teacher.net.encoders.state_dict()[k]) for k, v in enc.items())
 
 
-def test_smil_inner_and_outer_parts_on_degenerate_batches(data, teacher_ckpt):
+def test_smil_inner_and_outer_parts_on_degenerate_batches(tiny_data, tiny_teacher):
     torch.manual_seed(0)
-    m = build("smil", data, teacher_ckpt).train()
-    b = collate_rows(data["train"], list(range(6)))
+    m = build("smil", tiny_data, tiny_teacher).train()
+    b = collate_rows(tiny_data["train"], list(range(6)))
     all_missing = m(replace(b, train_mask=masked(b, "ta")))  # vision missing everywhere
     assert all_missing.losses["outer_task"].item() == 0.0 and all_missing.losses["inner_task"] > 0
     complete = m(replace(b, train_mask=masked(b, "complete")))
@@ -246,10 +234,10 @@ def test_smil_inner_and_outer_parts_on_degenerate_batches(data, teacher_ckpt):
 
 
 @pytest.mark.parametrize("name", NEW)
-def test_one_class_batch_and_text_missing_everywhere(name, data, teacher_ckpt):
+def test_one_class_batch_and_text_missing_everywhere(name, tiny_data, tiny_teacher):
     torch.manual_seed(0)
-    m = build(name, data, teacher_ckpt).train()
-    sp = data["train"]
+    m = build(name, tiny_data, tiny_teacher).train()
+    sp = tiny_data["train"]
     rows = [i for i in range(len(sp)) if sp.labels[i] >= 0][:6]  # one polarity class
     b = collate_rows(sp, rows)
     for cond in ("av", m.train_missing or "complete"):
@@ -267,7 +255,7 @@ def test_synthetic_grouping_does_not_change_features():
     assert all(np.array_equal(a["test"].features[k], b["test"].features[k]) for k in a.info.dims)
 
 
-def test_costs_and_benchmark_cost_columns(data, tmp_path):
+def test_costs_and_benchmark_cost_columns(tiny_data, tmp_path):
     from robustmsa.benchmark import load_benchmark_config, run_benchmark
     from robustmsa.evaluation.costs import COST_KEYS, _rnn_layer_flops
 
@@ -279,7 +267,7 @@ def test_costs_and_benchmark_cost_columns(data, tmp_path):
         "  model: {d_model: 8, num_heads: 2, num_layers: 1, ffn_dim: 16}\n"
         "runs:\n  - {name: teacher, method: teacher}\n  - {name: mmin, method: mmin}\n"
         "  - {name: gcnet, method: gcnet}\n")
-    report = run_benchmark(load_benchmark_config(cfg), data=data)
+    report = run_benchmark(load_benchmark_config(cfg), data=tiny_data)
     import json
 
     prof = json.loads((tmp_path / "out" / "cost_profile.json").read_text())

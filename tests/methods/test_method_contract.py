@@ -11,7 +11,7 @@ from dataclasses import replace
 
 import pytest
 import torch
-from tests.conftest import make_tiny_dataset, tiny_config
+from tests.conftest import tiny_config
 
 from robustmsa.data.dataset import collate_rows
 from robustmsa.engine.builder import build_method
@@ -24,21 +24,9 @@ from robustmsa.tasks import Task
 ALL = METHODS.names()
 
 
-@pytest.fixture(scope="module")
-def data():
-    return make_tiny_dataset()
-
-
-@pytest.fixture(scope="module")
-def teacher_ckpt(tmp_path_factory, data):
-    d = tmp_path_factory.mktemp("teacher")
-    Trainer(tiny_config("teacher"), data, d).fit()
-    return str(d / "best.pt")
-
-
-def build(name, data, teacher_ckpt, *extra):
+def build(name, data, teacher, *extra):
     cls = METHODS.get(name)
-    cfg = tiny_config(name, *extra, teacher=teacher_ckpt if cls.teacher_mode == "frozen" else "")
+    cfg = tiny_config(name, *extra, teacher=teacher if cls.teacher_mode == "frozen" else "")
     return build_method(cfg, data.info), cfg
 
 
@@ -55,40 +43,40 @@ def train_batch(method, data, rows=range(12), seed=0):
 
 
 @pytest.mark.parametrize("name", ALL)
-def test_losses_finite_and_named(name, data, teacher_ckpt):
+def test_losses_finite_and_named(name, tiny_data, tiny_teacher):
     torch.manual_seed(0)
-    m, _ = build(name, data, teacher_ckpt)
+    m, _ = build(name, tiny_data, tiny_teacher)
     m.train()
-    out = m(train_batch(m, data))
+    out = m(train_batch(m, tiny_data))
     assert torch.isfinite(out.loss), out.losses
     assert out.losses and all(torch.isfinite(v) for v in out.losses.values())
     keys = set(out.losses)
-    out2 = m(train_batch(m, data, rows=range(12, 24)))
+    out2 = m(train_batch(m, tiny_data, rows=range(12, 24)))
     assert set(out2.losses) == keys, "loss keys must be stable across batches"
 
 
 @pytest.mark.parametrize("name", ALL)
-def test_every_deployable_parameter_gets_gradient(name, data, teacher_ckpt):
+def test_every_deployable_parameter_gets_gradient(name, tiny_data, tiny_teacher):
     torch.manual_seed(0)
-    m, _ = build(name, data, teacher_ckpt)
+    m, _ = build(name, tiny_data, tiny_teacher)
     m.train()
-    m(train_batch(m, data, rows=range(24))).loss.backward()
+    m(train_batch(m, tiny_data, rows=range(24))).loss.backward()
     missing = [n for n, p in m.deployable().named_parameters()
                if p.requires_grad and (p.grad is None or not torch.isfinite(p.grad).all())]
     assert not missing, f"deployable parameters without gradient: {missing[:8]}"
 
 
 @pytest.mark.parametrize("name", ALL)
-def test_teacher_mode_property(name, data, teacher_ckpt):
+def test_teacher_mode_property(name, tiny_data, tiny_teacher):
     torch.manual_seed(0)
-    m, _ = build(name, data, teacher_ckpt)
+    m, _ = build(name, tiny_data, tiny_teacher)
     mode = type(m).teacher_mode
     assert mode in ("none", "frozen", "online", "self")
     if mode == "frozen":
         before = {k: v.clone() for k, v in m.teacher.state_dict().items()}
         opt = torch.optim.Adam([p for _, p in m.trainable_parameters()], lr=1e-2)
         m.train()
-        m(train_batch(m, data)).loss.backward()
+        m(train_batch(m, tiny_data)).loss.backward()
         assert all(p.grad is None for p in m.teacher.parameters())
         assert not m.teacher.training, "frozen teacher must stay in eval mode"
         opt.step()
@@ -98,29 +86,29 @@ def test_teacher_mode_property(name, data, teacher_ckpt):
         assert not any(k.startswith("teacher") for k in dep)
     elif mode == "online":
         m.train()
-        m(train_batch(m, data)).loss.backward()
+        m(train_batch(m, tiny_data)).loss.backward()
         t_params = [p for n, p in m.named_parameters() if n.startswith("teacher")]
         assert t_params and any(p.grad is not None for p in t_params)
 
 
 @pytest.mark.parametrize("name", ALL)
-def test_deterministic_under_fixed_seed(name, data, teacher_ckpt):
+def test_deterministic_under_fixed_seed(name, tiny_data, tiny_teacher):
     outs = []
     for _ in range(2):
         with torch.random.fork_rng():
             torch.manual_seed(123)
-            m, _ = build(name, data, teacher_ckpt)
+            m, _ = build(name, tiny_data, tiny_teacher)
             m.train()
-            outs.append({k: float(v.detach()) for k, v in m(train_batch(m, data)).losses.items()})
+            outs.append({k: float(v.detach()) for k, v in m(train_batch(m, tiny_data)).losses.items()})
     assert outs[0] == outs[1]
 
 
 @pytest.mark.parametrize("name", ALL)
 @pytest.mark.parametrize("subset", ["t", "a", "v", "av"])
-def test_predict_with_missing_modalities(name, subset, data, teacher_ckpt):
-    m, _ = build(name, data, teacher_ckpt)
+def test_predict_with_missing_modalities(name, subset, tiny_data, tiny_teacher):
+    m, _ = build(name, tiny_data, tiny_teacher)
     m.eval()
-    sp = data["test"]
+    sp = tiny_data["test"]
     b = collate_rows(sp, list(range(len(sp))))
     mask = draw_mask(Subset(subset), list(b.ids), sp.lengths,
                      {k: v.shape[1] for k, v in b.features.items()}, seed=0, split="test")
@@ -134,10 +122,10 @@ def test_predict_with_missing_modalities(name, subset, data, teacher_ckpt):
 
 
 @pytest.mark.parametrize("name", ALL)
-def test_train_one_modality_present_and_batch_of_one(name, data, teacher_ckpt):
-    m, _ = build(name, data, teacher_ckpt)
+def test_train_one_modality_present_and_batch_of_one(name, tiny_data, tiny_teacher):
+    m, _ = build(name, tiny_data, tiny_teacher)
     m.train()
-    sp = data["train"]
+    sp = tiny_data["train"]
     b = collate_rows(sp, [3])
     mask = draw_mask(Subset("a"), list(b.ids), {k: v[[3]] for k, v in sp.lengths.items()},
                      {k: v.shape[1] for k, v in b.features.items()}, seed=0, split="train")
@@ -148,24 +136,24 @@ def test_train_one_modality_present_and_batch_of_one(name, data, teacher_ckpt):
 
 
 @pytest.mark.parametrize("name", ALL)
-def test_deployable_checkpoint_roundtrip(name, data, teacher_ckpt, tmp_path):
+def test_deployable_checkpoint_roundtrip(name, tiny_data, tiny_teacher, tmp_path):
     from robustmsa.inference import load_method
 
     cls = METHODS.get(name)
     cfg = tiny_config(name, "train.epochs=1",
-                      teacher=teacher_ckpt if cls.teacher_mode == "frozen" else "")
-    Trainer(cfg, data, tmp_path).fit()
+                      teacher=tiny_teacher if cls.teacher_mode == "frozen" else "")
+    Trainer(cfg, tiny_data, tmp_path).fit()
     ck = torch.load(tmp_path / "best.pt", weights_only=True)
     assert not any(k.startswith("teacher.") for k in ck["student"])
     m, _ = load_method(tmp_path / "best.pt")
-    b = collate_rows(data["test"], list(range(5)))
+    b = collate_rows(tiny_data["test"], list(range(5)))
     assert torch.isfinite(m.predict(b).score).all()
     assert set(ck["student"]) == set(m.deployable().state_dict())
     if cls.teacher_mode == "frozen" and isinstance(m.deployable(), MultimodalNet):
         # a KD student shares the teacher's architecture (an imputation method such as MMIN
         # deploys its own network, without the teacher)
-        teacher_keys = set(MultimodalNet(data.info.dims, Task.build("polarity2", data.info).num_outputs,
-                                         cfg.model).state_dict())
+        n_out = Task.build("polarity2", tiny_data.info).num_outputs
+        teacher_keys = set(MultimodalNet(tiny_data.info.dims, n_out, cfg.model).state_dict())
         assert set(ck["student"]) == teacher_keys
 
 
@@ -184,12 +172,12 @@ def builtin(tmp_path_factory):
 
 
 @pytest.mark.parametrize("name", ALL)
-def test_weights_reproduce_the_loss(name, data, teacher_ckpt):
+def test_weights_reproduce_the_loss(name, tiny_data, tiny_teacher):
     """loss == sum_k weights[k] * losses[k]: what the loss-balance diagnostics rely on."""
     torch.manual_seed(0)
-    m, _ = build(name, data, teacher_ckpt)
+    m, _ = build(name, tiny_data, tiny_teacher)
     m.train()
-    out = m(train_batch(m, data))
+    out = m(train_batch(m, tiny_data))
     assert set(out.weights) <= set(out.losses), "weights must name logged terms"
     total = sum(out.weight(k) * v for k, v in out.losses.items())
     assert torch.allclose(out.loss, total, rtol=1e-5, atol=1e-6), (float(out.loss), float(total))
@@ -217,7 +205,7 @@ def test_declared_distill_terms_send_gradient(name, builtin):
 
 
 @pytest.mark.parametrize("name", ALL)
-def test_missing_input_convention_is_honoured_and_documented(name, data, teacher_ckpt):
+def test_missing_input_convention_is_honoured_and_documented(name, tiny_data, tiny_teacher):
     """The same weights predict differently under "zeros" and "mask" when frames are dropped
     (the encoders see the dropped frames or not), and the docstring states the convention."""
     import sys
@@ -226,7 +214,7 @@ def test_missing_input_convention_is_honoured_and_documented(name, data, teacher
     assert "missing input" in doc.lower() or "missing_input" in doc, \
         f"{name}: the module docstring must state its missing-input convention"
     preds = {}
-    sp = data["test"]
+    sp = tiny_data["test"]
     b = collate_rows(sp, list(range(len(sp))))
     mask = draw_mask(parse_condition("frame:0.5"), list(b.ids), sp.lengths,
                      {k: v.shape[1] for k, v in b.features.items()}, seed=0, split="test")
@@ -234,7 +222,7 @@ def test_missing_input_convention_is_honoured_and_documented(name, data, teacher
 
     for mi in ("zeros", "mask"):
         torch.manual_seed(0)
-        m, _ = build(name, data, teacher_ckpt, f"model.missing_input={mi}")
+        m, _ = build(name, tiny_data, tiny_teacher, f"model.missing_input={mi}")
         m.eval()
         preds[mi] = m.predict(apply_missing(b, mask)).score
     assert not torch.allclose(preds["zeros"], preds["mask"])
