@@ -9,8 +9,9 @@ as ``robustmsa predict`` prints it (`robustmsa.media.predict.format_prediction`)
 Safety: binds to 127.0.0.1 unless told otherwise; uploads larger than ``max_file_mb`` are refused
 (by Gradio before they are stored, and again here); every temporary file of the server process
 - Gradio's upload cache included - lives in one private folder (``tempfile.mkdtemp``, made the
-process's temporary folder while the server runs) that is removed when the server stops, and
-each upload is deleted as soon as its prediction is done. Usage analytics are off; nothing is
+process's temporary folder, ``tempfile.tempdir``, while the server runs: Gradio has no per-app
+setting, see `serve`) that is removed when the server stops, and each upload is deleted as soon
+as its prediction is done. Usage analytics are off; nothing is
 fetched from the network.
 """
 
@@ -74,21 +75,22 @@ _ADVICE = {
 
 def render_result(res: dict[str, Any], seconds: float) -> str:
     """Markdown of a prediction: score, polarity, one line per missing/unused modality, time."""
-    lo, hi = res.get("score_range") or (-3.0, 3.0)
-    lines = [f"### Score {res['score']:+.3f} · {res['polarity']}",
-             f"on {lo:g} to {hi:g}; neutral when |score| ≤ {res['neutral_band']:.3g}", ""]
+    from robustmsa.media.predict import modality_state, scale_of, split_note
+
+    lo, hi, band, word = scale_of(res)
+    lines = [f"### Score {res['score']:+.3f} · {word}",
+             f"on {lo:g} to {hi:g}; neutral when |score| ≤ {band:.3g}", ""]
     for m, v in res["modalities"].items():
-        if v["used"]:
+        state = modality_state(v)
+        if state == "used":
             lines.append(f"- **{m}**: used")
-        elif v["present"] is None:
+        elif state == "unused":
             lines.append(f"- **{m}**: not used by this model")
         else:
             lines.append(f"- **{m}**: MISSING - {v['reason']} ({_ADVICE[m]})")
     if not any(v["used"] for v in res["modalities"].values()):
         lines += ["", "**No modality of this model was found in the input: the score is only "
                   "the model's prior, not a prediction.**"]
-    from robustmsa.media.predict import split_note
-
     note = split_note(res)
     if note:
         lines += ["", f"**{note}**"]
@@ -190,7 +192,8 @@ class WebServer:
         try:
             self.app.close()
         finally:
-            tempfile.tempdir = self._old_tempdir
+            if tempfile.tempdir == str(self.temp_dir):  # not if someone else has changed it
+                tempfile.tempdir = self._old_tempdir
             shutil.rmtree(self.temp_dir, ignore_errors=True)
 
 
@@ -217,8 +220,14 @@ def serve(
     cp.pipeline.load()  # models load now, not on the first request
     temp_dir = Path(tempfile.mkdtemp(prefix="robustmsa-serve-"))
     old = tempfile.tempdir
-    # Gradio puts uploads (and its other temporary files) under tempfile.gettempdir(), some
-    # paths read when gradio is first imported: set it first
+    # Process-wide while the server runs, restored by close(), because Gradio offers no
+    # per-app folder (checked for gradio 6.31): `gradio.utils.get_upload_folder()` is
+    # $GRADIO_TEMP_DIR or tempfile.gettempdir()/gradio, read by every component when it is
+    # built (`Block.GRADIO_CACHE`), by the app for uploads (`App.uploaded_file_dir`) and on
+    # each request to decide which files may be served; `Blocks(...)` and `launch(...)` take
+    # no folder (`delete_cache` only ages files out) and `route_utils.DEFAULT_TEMP_DIR` is
+    # read on import. The only other knob is the environment variable, which the library
+    # must not set. So: set tempfile.tempdir before gradio is imported and the page is built.
     tempfile.tempdir = str(temp_dir)
     try:
         gr = _require_gradio()

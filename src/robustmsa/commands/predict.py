@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from robustmsa.commands.args import add_clip_args, add_model_args
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -19,10 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "a failing clip never stops the rest). The model is --checkpoint CKPT or --model NAME "
         "(built by `robustmsa zoo build NAME`).",
     )
-    p.add_argument("--checkpoint", "-c", help="checkpoint (best.pt)")
-    p.add_argument("--model", "-m", metavar="NAME", help="a model built by `robustmsa zoo build`")
-    p.add_argument("--root", default=None, help="zoo folder of --model (default: "
-                   "$ROBUSTMSA_HOME/zoo or ~/.cache/robustmsa/zoo)")
+    add_model_args(p)
     p.add_argument("--data", help="dataset path or name")
     p.add_argument("--split", default="test", choices=["train", "valid", "test"])
     p.add_argument("--condition", default="complete", help="missing-modality condition")
@@ -45,12 +44,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--id", dest="clip_id", default=None,
                    help="clip id of a single clip (default: the file name's stem); checked "
                    "against the model card's training ids")
-    p.add_argument("--neutral-band", type=float, default=None, metavar="B",
-                   help="call |score| <= B neutral (default: max|score range| / 6 = 0.5 on "
-                   "-3..3, the scores Acc-7 bins as 0)")
-    p.add_argument("--text-model", metavar="PATH", default=None,
-                   help="local Hugging Face encoder folder to use instead of the one recorded in "
-                   "the checkpoint (must produce the same features)")
+    add_clip_args(p)
     p.add_argument("--no-progress", action="store_true", help="folder mode: no progress bar")
     p.add_argument("--json", action="store_true", help="print JSON (raw-clip mode)")
     p.set_defaults(func=run)

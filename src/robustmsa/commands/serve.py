@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from robustmsa.commands.args import add_clip_args, add_model_args
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -14,18 +16,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "size-limited, kept in a private temporary folder and deleted after each prediction. "
         "Example: robustmsa serve --model text-mosi",
     )
-    p.add_argument("--checkpoint", "-c", help="checkpoint (best.pt)")
-    p.add_argument("--model", "-m", metavar="NAME", help="a model built by `robustmsa zoo build`")
-    p.add_argument("--root", default=None, help="zoo folder of --model")
+    add_model_args(p)
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     p.add_argument("--max-file-mb", type=float, default=200.0,
                    help="largest accepted upload in MB (default 200)")
-    p.add_argument("--neutral-band", type=float, default=None, metavar="B",
-                   help="call |score| <= B neutral (default: max|score range| / 6)")
-    p.add_argument("--text-model", metavar="PATH", default=None,
-                   help="local Hugging Face encoder folder replacing the checkpoint's")
+    add_clip_args(p)
     p.set_defaults(func=run)
 
 

@@ -420,12 +420,27 @@ def _shape_text(m: str, info: dict[str, Any]) -> str:
     return f"{t} {unit} x {d}{extra}"
 
 
-def format_prediction(result: dict[str, Any]) -> str:
-    """Human-readable rendering: score, class probabilities, modalities used / missing + why."""
+def scale_of(result: dict[str, Any]) -> tuple[float, float, float, str]:
+    """(low, high, neutral band, polarity word) of a prediction ``result``; the band and the
+    word from `annotate` when it ran, else the defaults (`neutral_band`, `polarity`)."""
     lo, hi = result.get("score_range") or (-3.0, 3.0)
     band = result.get("neutral_band")
     band = neutral_band((lo, hi)) if band is None else band
-    word = result.get("polarity") or polarity(result["score"], band)
+    return lo, hi, band, result.get("polarity") or polarity(result["score"], band)
+
+
+def modality_state(info: dict[str, Any]) -> str:
+    """``"used"``, ``"unused"`` (the model has no such input) or ``"missing"`` (the model
+    uses it, the clip gave none usable: ``info["reason"]`` says why) for one modality's entry
+    of ``result["modalities"]``."""
+    if info["used"]:
+        return "used"
+    return "unused" if info["present"] is None else "missing"
+
+
+def format_prediction(result: dict[str, Any]) -> str:
+    """Human-readable rendering: score, class probabilities, modalities used / missing + why."""
+    lo, hi, band, word = scale_of(result)
     lines = [
         f"Sentiment score: {result['score']:+.3f} ({word}; scale {lo:g} to {hi:g}, "
         f"neutral when |score| <= {band:.3g})"
@@ -441,9 +456,10 @@ def format_prediction(result: dict[str, Any]) -> str:
             lines.append(f"  {str(n):<{w}}  {p:6.1%}  {'#' * int(round(p * 20))}{mark}")
     lines.append("Modalities:")
     for m, info in result["modalities"].items():
-        if info["used"]:
+        state = modality_state(info)
+        if state == "used":
             lines.append(f"  {m:<7} used     {_shape_text(m, info)}")
-        elif info["present"] is None:
+        elif state == "unused":
             lines.append(f"  {m:<7} -        {info['reason']}")
         else:
             lines.append(f"  {m:<7} MISSING  {info['reason']}")
