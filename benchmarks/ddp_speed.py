@@ -16,6 +16,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from robustmsa.fileio import atomic_write
+
 REPO = Path(__file__).resolve().parents[1]
 ARGS = ["method=teacher", "data.source=synthetic:mosi", "train.epochs=3", "train.progress=false"]
 
@@ -43,7 +45,7 @@ def main() -> None:
         "speedup": one["seconds_per_epoch"] / two["seconds_per_epoch"],
     }
     dest = REPO / "benchmarks" / "results" / "ddp_speed.json"
-    dest.write_text(json.dumps(res, indent=1) + "\n")
+    atomic_write(dest, (json.dumps(res, indent=1) + "\n").encode())
     print(json.dumps(res, indent=1))
 
 

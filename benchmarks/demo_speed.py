@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from robustmsa.fileio import atomic_write
+
 REPO = Path(__file__).resolve().parents[1]
 DEMO = [sys.executable, "-m", "robustmsa", "benchmark", "--config", "configs/demo.yaml",
         "--workers", "2", "--no-progress"]
@@ -54,7 +56,7 @@ def main() -> None:
         print(f"with another job: {res['with_other_job']['wall_s']:.0f} s", flush=True)
     res["slowdown"] = res["with_other_job"]["wall_s"] / res["alone"]["wall_s"]
     dest = REPO / "benchmarks" / "results" / "demo_speed.json"
-    dest.write_text(json.dumps(res, indent=1) + "\n")
+    atomic_write(dest, (json.dumps(res, indent=1) + "\n").encode())
     print(json.dumps(res, indent=1))
 
 

@@ -31,6 +31,8 @@ import sys
 import time
 from pathlib import Path
 
+from robustmsa.fileio import atomic_write
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MEDIA = ROOT.parent / "shared" / "media"
 OUT = ROOT / "benchmarks" / "results" / "media_speed.json"
@@ -281,9 +283,7 @@ def main() -> None:
         "predict_path": predict,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(tmp, args.out)
+    atomic_write(args.out, (json.dumps(result, indent=2) + "\n").encode())
     print(f"wrote {args.out}")
 
 

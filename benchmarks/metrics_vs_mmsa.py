@@ -47,6 +47,7 @@ import sklearn
 import torch
 
 import robustmsa
+from robustmsa.fileio import atomic_write
 from robustmsa.metrics import score, weighted_f1
 
 COMMAND = ".venv/bin/python benchmarks/metrics_vs_mmsa.py"
@@ -295,7 +296,7 @@ def run(n_arrays: int, seed: int, wheel_arg: Path | None, out: Path) -> dict:
         ],
     }
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    atomic_write(out, (json.dumps(report, indent=2) + "\n").encode())
     return report
 
 

@@ -33,6 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from robustmsa.fileio import atomic_write
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_speed import REPO, run_job  # noqa: E402
 
@@ -200,7 +202,7 @@ def main() -> None:
               "jobs": jobs}
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1) + "\n")
+    atomic_write(out, (json.dumps(result, indent=1) + "\n").encode())
     print(json.dumps({"s_per_epoch": summary, "ratio_to_robustmsa_corrkd": ratios}, indent=1))
 
 

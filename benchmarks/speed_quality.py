@@ -29,6 +29,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from robustmsa.fileio import atomic_write
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_speed import REFERENCE, REPO, export_reference  # noqa: E402
 
@@ -90,7 +92,7 @@ def main() -> None:
            "load_before": list(load0), "load_after": list(os.getloadavg()), "rows": rows}
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(res, indent=1) + "\n")
+    atomic_write(out, (json.dumps(res, indent=1) + "\n").encode())
     print("| method | summary | reference | current | diff | within seed std |\n|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['method']} | {r['summary']} | {100 * r['reference_mean']:.2f} ± {100 * r['reference_std']:.2f} "

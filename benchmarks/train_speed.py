@@ -31,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from robustmsa.fileio import atomic_write
+
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = "4e23c19"  # last commit before the speed work (issue 15)
 
@@ -150,7 +152,7 @@ def main() -> None:
     }
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1) + "\n")
+    atomic_write(out, (json.dumps(result, indent=1) + "\n").encode())
     print(json.dumps(summary, indent=1))
 
 

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from robustmsa.errors import ConfigError, DataError
+from robustmsa.fileio import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -181,8 +182,6 @@ def _sha256(path: Path) -> str:
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    from robustmsa.fileio import atomic_write
-
     atomic_write(path, (json.dumps(obj, indent=1) + "\n").encode())
 
 
@@ -262,7 +261,7 @@ def build(
         log.info("inputs changed since the interrupted build in %s: starting afresh", work)
         shutil.rmtree(work)
     work.mkdir(parents=True, exist_ok=True)
-    (work / "inputs.txt").write_text(key)
+    atomic_write(work / "inputs.txt", key.encode())
     n_steps = 2 + len(recipe.stages)
     times: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -299,8 +298,6 @@ def build(
     os.replace(dest / f".{MODEL_FILE}.tmp", dest / MODEL_FILE)
     card = _card(recipe, labels, media_dir, data, rep, runs, metrics, times, seed, overrides)
     _write_json(dest / CARD_FILE, card)
-    from robustmsa.fileio import atomic_write
-
     atomic_write(dest / CARD_MD, render_card(card).encode())
     logs = dest / "training"
     for stage in recipe.stages:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from robustmsa.fileio import atomic_write
+
 OKABE_ITO = ("#000000", "#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h", "*")
 LINESTYLES = ("-", "--", "-.", ":")
@@ -77,7 +79,8 @@ def _finish(fig, ax, path: Path, n: int) -> list[Path]:
     out = []
     for ext in ("png", "pdf"):
         p = path.with_suffix(f".{ext}")
-        fig.savefig(p, dpi=DPI, bbox_inches="tight")
+        atomic_write(p, lambda fh, ext=ext: fig.savefig(fh, format=ext, dpi=DPI,
+                                                         bbox_inches="tight"))
         out.append(p)
     _pyplot().close(fig)
     return out

@@ -35,6 +35,20 @@ def coverage(rep: Builder, ds: str) -> None:
                   "never averaged into a score.")
 
 
+def _emit_metric_rows(rep: Builder, ds: str, t: Table, protocol: str, condition: str,
+                      metrics: list[str], heading: str) -> None:
+    """One row per run of ``ds`` (label, n, a cell per metric of ``protocol``/``condition``;
+    runs with no value left out) appended to ``t``, emitted under ``heading`` if any."""
+    for row in rep.col.rows_of(ds):
+        n = rep.col.n_units(row)
+        cells = [stat_cell(rep.col.units(row, protocol, condition, x), x, n) for x in metrics]
+        if any(cells):
+            t.rows.append([rep.label(row), n, *cells])
+    if t.rows:
+        rep.md += [f"### {heading}", ""]
+        rep.emit(t)
+
+
 def appendix(rep: Builder, ds: str, metrics: list[str]) -> None:
     have = rep.col.metrics.get(ds, set())
     every = metrics + sorted(x for x in have if "/" not in x and x not in metrics
@@ -48,14 +62,7 @@ def appendix(rep: Builder, ds: str, metrics: list[str]) -> None:
                             f"{ds}.", p, [c] * len(every), [mi.title(x) for x in every],
                             every[0])
             t.rows = []
-            for row in rep.col.rows_of(ds):
-                n = rep.col.n_units(row)
-                cells = [stat_cell(rep.col.units(row, p, c, x), x, n) for x in every]
-                if any(cells):
-                    t.rows.append([rep.label(row), n, *cells])
-            if t.rows:
-                rep.md += [f"### Appendix: every metric ({title})", ""]
-                rep.emit(t)
+            _emit_metric_rows(rep, ds, t, p, c, every, f"Appendix: every metric ({title})")
     per = sorted((x for x in have if "/" in x), key=_natural)
     if not per or not spots:
         return
@@ -64,14 +71,7 @@ def appendix(rep: Builder, ds: str, metrics: list[str]) -> None:
         tg = [x for x in per if mi.base(x) == b]
         t = Table(rep.key(ds, "per_target", b, c), f"{mi.title(b)} per target, {title}, {ds}.",
                   ["Method", "n"] + [mi.target(x) for x in tg])
-        for row in rep.col.rows_of(ds):
-            n = rep.col.n_units(row)
-            cells = [stat_cell(rep.col.units(row, p, c, x), x, n) for x in tg]
-            if any(cells):
-                t.rows.append([rep.label(row), n, *cells])
-        if t.rows:
-            rep.md += [f"### Appendix: {mi.title(b)} per target ({title})", ""]
-            rep.emit(t)
+        _emit_metric_rows(rep, ds, t, p, c, tg, f"Appendix: {mi.title(b)} per target ({title})")
 
 
 def balance(rep: Builder, entries: list[dict]) -> None:
