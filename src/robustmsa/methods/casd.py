@@ -66,6 +66,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from robustmsa.data.schema import DatasetInfo
 from robustmsa.losses.distill import logit_kd
 from robustmsa.losses.probabilistic import (
     confidence_weights,
@@ -216,7 +217,8 @@ class CASD(Method):
     teacher_mode = "self"
     train_missing = "mrm"
 
-    def __init__(self, cfg: CASDConfig, info, task: Task, model: BackboneConfig) -> None:
+    def __init__(self, cfg: CASDConfig, info: DatasetInfo, task: Task, model: BackboneConfig
+                 ) -> None:
         super().__init__(cfg, info, task, model)
         self.net = CASDNet(info.dims, task.num_outputs, model, cfg.embed_dim or model.d_model,
                            cfg.confidence, cfg.df_max, cfg.init_scale)

@@ -55,10 +55,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from robustmsa.data.schema import DatasetInfo
 from robustmsa.losses.distill import cpd_loss, decouple_response, scd_loss, scd_sq_distances
 from robustmsa.losses.mutual_info import StatisticsNetwork, derangement, mi_jsd_estimate
 from robustmsa.methods.base import register_method
 from robustmsa.methods.kd_base import FrozenTeacherMethod
+from robustmsa.nn.backbone import BackboneConfig, MultimodalNet
+from robustmsa.tasks import Task
 from robustmsa.types import Batch, MethodOutput
 
 
@@ -107,7 +110,8 @@ class CorrKD(FrozenTeacherMethod):
     Config = CorrKDConfig
     distill_terms = ("scd", "cpd", "rcd")
 
-    def __init__(self, cfg, info, task, model, teacher=None) -> None:
+    def __init__(self, cfg: CorrKDConfig, info: DatasetInfo, task: Task,
+                 model: BackboneConfig, teacher: MultimodalNet | None = None) -> None:
         super().__init__(cfg, info, task, model, teacher)
         if not task.is_classification:
             raise ValueError("corrkd needs a classification task (CPD/RCD use classes)")

@@ -56,10 +56,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from robustmsa.data.schema import DatasetInfo
 from robustmsa.losses.contrastive import rank_n_contrast
 from robustmsa.methods.base import Method, register_method
 from robustmsa.missing import apply_missing
-from robustmsa.nn.backbone import encoder_mask
+from robustmsa.nn.backbone import BackboneConfig, encoder_mask
 from robustmsa.nn.layers import MLP, masked_mean
 from robustmsa.nn.umca import FlowOutput, ResidualAE, UMCANet
 from robustmsa.tasks import Task
@@ -195,7 +196,8 @@ class DFSD(Method):
     train_requires = ("text",)
     train_requires_why = "its full flow and text simulator learn from real text"
 
-    def __init__(self, cfg: DFSDConfig, info, task: Task, model) -> None:
+    def __init__(self, cfg: DFSDConfig, info: DatasetInfo, task: Task, model: BackboneConfig
+                 ) -> None:
         super().__init__(cfg, info, task, model)
         mods = info.modalities
         if "text" not in mods or len(mods) < 2:

@@ -63,10 +63,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from robustmsa.data.schema import DatasetInfo
 from robustmsa.losses.reconstruction import masked_recon_loss
 from robustmsa.methods.base import Method, register_method
 from robustmsa.missing import apply_missing
-from robustmsa.nn.backbone import encoder_mask
+from robustmsa.nn.backbone import BackboneConfig, encoder_mask
 from robustmsa.nn.graph import (
     Conversations,
     GraphConvLayer,
@@ -175,7 +176,8 @@ class GCNet(Method):
     train_missing = "eta:0.5"
     group_batches = True
 
-    def __init__(self, cfg: GCNetConfig, info, task: Task, model) -> None:
+    def __init__(self, cfg: GCNetConfig, info: DatasetInfo, task: Task, model: BackboneConfig
+                 ) -> None:
         super().__init__(cfg, info, task, model)
         self.student = GCNetNet(dict(info.dims), task.num_outputs, cfg, model.missing_input)
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from torch import Tensor
 
 from robustmsa.data.dataset import collate_rows
-from robustmsa.data.schema import MSASplit
+from robustmsa.data.schema import DatasetInfo, MSASplit
 from robustmsa.methods.base import FrozenTeacher, Method
 from robustmsa.missing import apply_missing
-from robustmsa.nn.backbone import MultimodalNet, NetOutput
+from robustmsa.nn.backbone import BackboneConfig, MultimodalNet, NetOutput
+from robustmsa.tasks import Task
 from robustmsa.types import Batch
 
 TEACHER_CACHE_BYTES = 512 * 2**20  # larger training splits are not cached (recomputed per step)
@@ -75,7 +78,8 @@ class FrozenTeacherMethod(Method):
     teacher_mode = "frozen"
     train_missing = "mrm"
 
-    def __init__(self, cfg, info, task, model, teacher: MultimodalNet | None = None) -> None:
+    def __init__(self, cfg: Any, info: DatasetInfo, task: Task, model: BackboneConfig,
+                 teacher: MultimodalNet | None = None) -> None:
         super().__init__(cfg, info, task, model)
         self.student = self.new_backbone()
         self.teacher = FrozenTeacher(teacher) if teacher is not None else None

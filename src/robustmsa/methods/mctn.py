@@ -54,10 +54,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from robustmsa.data.schema import DatasetInfo
 from robustmsa.losses.reconstruction import masked_frame_loss
 from robustmsa.methods.base import Method, register_method
 from robustmsa.missing import apply_missing
-from robustmsa.nn.backbone import encoder_mask
+from robustmsa.nn.backbone import BackboneConfig, encoder_mask
 from robustmsa.nn.seq2seq import AttentionDecoder, RNNEncoder, masked_softmax
 from robustmsa.tasks import Task
 from robustmsa.types import SHORT_NAMES, Batch, MethodOutput, Prediction
@@ -111,7 +112,8 @@ class MCTN(Method):
     teacher_mode = "none"
     train_missing = None
 
-    def __init__(self, cfg: MCTNConfig, info, task: Task, model) -> None:
+    def __init__(self, cfg: MCTNConfig, info: DatasetInfo, task: Task, model: BackboneConfig
+                 ) -> None:
         super().__init__(cfg, info, task, model)
         self.order = tuple(SHORT_NAMES[c] for c in cfg.order)
         missing = [m for m in self.order if m not in info.dims]

@@ -52,6 +52,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from robustmsa.data.schema import DatasetInfo
 from robustmsa.losses.contrastive import l2_normalize, multiview_supcon
 from robustmsa.methods.base import Method, register_method
 from robustmsa.missing import all_subsets, subset_name
@@ -145,7 +146,8 @@ class MMCKD(Method):
     teacher_mode = "online"
     train_missing = None
 
-    def __init__(self, cfg: MMCKDConfig, info, task: Task, model: BackboneConfig) -> None:
+    def __init__(self, cfg: MMCKDConfig, info: DatasetInfo, task: Task,
+                 model: BackboneConfig) -> None:
         super().__init__(cfg, info, task, model)
         mods = info.modalities
         self.modalities = mods

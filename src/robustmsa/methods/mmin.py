@@ -45,13 +45,15 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 
+from robustmsa.data.schema import DatasetInfo
 from robustmsa.methods.base import FrozenTeacher, Method, register_method
 from robustmsa.missing import MissingMask, apply_missing
 from robustmsa.nn.autoencoder import CascadeResidualAE
-from robustmsa.nn.backbone import MultimodalNet
+from robustmsa.nn.backbone import BackboneConfig, MultimodalNet
 from robustmsa.nn.layers import MLP
+from robustmsa.tasks import Task
 from robustmsa.types import Batch, MethodOutput, Prediction
 
 
@@ -101,8 +103,8 @@ class MMIN(Method):
     teacher_mode = "frozen"
     train_missing = "random_subset"
 
-    def __init__(self, cfg: MMINConfig, info, task, model, teacher: MultimodalNet | None = None
-                 ) -> None:
+    def __init__(self, cfg: MMINConfig, info: DatasetInfo, task: Task, model: BackboneConfig,
+                 teacher: MultimodalNet | None = None) -> None:
         super().__init__(cfg, info, task, model)
         enc = self.new_encoders()
         if teacher is not None and cfg.init_from_teacher:
@@ -114,7 +116,7 @@ class MMIN(Method):
             enc.joint_dim, cfg.ae_layers, cfg.n_blocks)  # training only
         self.teacher = FrozenTeacher(teacher) if teacher is not None else None
 
-    def imagine(self, batch: Batch):
+    def imagine(self, batch: Batch) -> tuple[Tensor, Tensor, Tensor]:
         """(h (B, M*d), h_hat (B, M*d), logits (B, C)) for an already masked batch."""
         h = self.student["backbone"].encode(batch)[0]
         h_hat, z = self.student["cra"](h)

@@ -58,6 +58,7 @@ Deviations from the paper / code:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -65,8 +66,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call
 
+from robustmsa.data.schema import DatasetInfo
 from robustmsa.methods.base import Method, register_method
 from robustmsa.missing import apply_missing
+from robustmsa.nn.backbone import BackboneConfig
+from robustmsa.tasks import Task
 from robustmsa.types import Batch, MethodOutput, Prediction
 
 
@@ -121,7 +125,8 @@ class Fusion(nn.Module):
         self.drop = nn.Dropout(dropout)
         self.out = nn.Linear(hidden, out_dim)
 
-    def forward(self, h: Tensor, offset1: Tensor, offset2_fn) -> tuple[Tensor, Tensor]:
+    def forward(self, h: Tensor, offset1: Tensor, offset2_fn: Callable[[Tensor], Tensor]
+                ) -> tuple[Tensor, Tensor]:
         """h: (B, M*d) -> (h1 (B, hidden), logits (B, C)); perturbations added by the caller's
         offsets (zeros for unperturbed rows)."""
         h_in = h + offset1
@@ -136,7 +141,8 @@ class SMIL(Method):
     teacher_mode = "none"
     train_missing = "severe:text=0.9"
 
-    def __init__(self, cfg: SMILConfig, info, task, model) -> None:
+    def __init__(self, cfg: SMILConfig, info: DatasetInfo, task: Task, model: BackboneConfig
+                 ) -> None:
         super().__init__(cfg, info, task, model)
         enc = self.new_encoders()
         d, mods = model.d_model, enc.modalities

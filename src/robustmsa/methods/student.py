@@ -9,8 +9,11 @@ Deviations from the paper (CorrKD's baseline):
 
 from __future__ import annotations
 
-from robustmsa.methods.base import Method, register_method
+from robustmsa.data.schema import DatasetInfo
+from robustmsa.methods.base import Method, NoConfig, register_method
 from robustmsa.missing import apply_missing
+from robustmsa.nn.backbone import BackboneConfig
+from robustmsa.tasks import Task
 from robustmsa.types import Batch, MethodOutput
 
 
@@ -19,7 +22,8 @@ class Student(Method):
     teacher_mode = "none"
     train_missing = "mrm"
 
-    def __init__(self, cfg, info, task, model) -> None:
+    def __init__(self, cfg: NoConfig, info: DatasetInfo, task: Task, model: BackboneConfig
+                 ) -> None:
         super().__init__(cfg, info, task, model)
         self.student = self.new_backbone()
 

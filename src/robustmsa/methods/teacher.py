@@ -13,7 +13,10 @@ Deviations from the paper (CorrKD's teacher):
 
 from __future__ import annotations
 
-from robustmsa.methods.base import Method, register_method
+from robustmsa.data.schema import DatasetInfo
+from robustmsa.methods.base import Method, NoConfig, register_method
+from robustmsa.nn.backbone import BackboneConfig
+from robustmsa.tasks import Task
 from robustmsa.types import Batch, MethodOutput
 
 
@@ -23,7 +26,8 @@ class Teacher(Method):
     train_missing = None
     select_conditions = ("complete",)
 
-    def __init__(self, cfg, info, task, model) -> None:
+    def __init__(self, cfg: NoConfig, info: DatasetInfo, task: Task, model: BackboneConfig
+                 ) -> None:
         super().__init__(cfg, info, task, model)
         self.student = self.new_backbone()
 

@@ -47,10 +47,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from robustmsa.data.schema import DatasetInfo
 from robustmsa.losses.reconstruction import masked_frame_loss
 from robustmsa.methods.base import Method, register_method
 from robustmsa.missing import apply_missing
-from robustmsa.nn.backbone import encoder_mask
+from robustmsa.nn.backbone import BackboneConfig, encoder_mask
 from robustmsa.nn.layers import masked_mean, sinusoidal_positions
 from robustmsa.nn.seq2seq import TranslationCell
 from robustmsa.tasks import Task
@@ -105,7 +106,8 @@ class TransM(Method):
     teacher_mode = "none"
     train_missing = None
 
-    def __init__(self, cfg: TransMConfig, info, task: Task, model) -> None:
+    def __init__(self, cfg: TransMConfig, info: DatasetInfo, task: Task,
+                 model: BackboneConfig) -> None:
         super().__init__(cfg, info, task, model)
         mods = info.modalities
         if cfg.pivot not in mods or len(mods) < 2:
