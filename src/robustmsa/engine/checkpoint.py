@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import io
 import os
+import pickle
 import warnings
 from pathlib import Path
 from typing import Any
@@ -66,7 +67,13 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         with warnings.catch_warnings():  # e.g. "pickle protocol 4": the error below says it all
             warnings.simplefilter("ignore")
             data = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises many types for corrupt / unsafe files
+    except pickle.UnpicklingError:  # torch's text goes on to suggest weights_only=False
+        raise CheckpointError(
+            f"{p}: not a loadable robustmsa checkpoint (refused by the safe loader, "
+            "torch.load(weights_only=True): it holds objects other than tensors and plain "
+            "data, or is not a checkpoint)"
+        ) from None
+    except Exception as e:  # torch raises many types for corrupt files
         raise CheckpointError(
             f"{p}: not a loadable robustmsa checkpoint ({type(e).__name__}: "
             f"{' '.join(str(e).split())[:200]})"
