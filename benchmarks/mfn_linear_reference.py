@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -136,20 +137,25 @@ def cv_benchmark_folds(sp: MSASplit, y: np.ndarray, mods: str, k: int = 5, seed:
             {k2: float(np.std([p[k2] for p in per], ddof=1)) for k2 in ("Acc", "F1")})
 
 
+def _split_rows(dataset: str, setting: str, tr: MSASplit, te: MSASplit, mods_list: tuple[str, ...],
+                model: str, fit: Callable[..., dict]) -> list[dict]:
+    """One row per modality set: ``fit`` (`classify` / `regress`) on ``tr``'s pooled means,
+    scored on ``te``'s."""
+    return [_row(dataset, setting, mods, model, fit(pooled_means(tr, mods), tr.labels,
+                                                    pooled_means(te, mods), te.labels),
+                 len(tr), len(te)) for mods in mods_list]
+
+
 def run() -> list[dict]:
     rows: list[dict] = []
     lr, ridge = "logistic regression C=0.1", "ridge alpha=100"
     # ICT-MMMO, binary > 3.5
     ict = load_data("ict_mmmo_mfn:binary")
     tr, va, te = ict["train"], ict["valid"], ict["test"]
-    for mods in ("a", "v", "av"):
-        rows.append(_row("ict_mmmo_mfn", "train_test", mods, lr, classify(
-            pooled_means(tr, mods), tr.labels, pooled_means(te, mods), te.labels), len(tr), len(te)))
+    rows += _split_rows("ict_mmmo_mfn", "train_test", tr, te, ("a", "v", "av"), lr, classify)
     rows.append(_row("ict_mmmo_mfn", "train_test", "majority", "majority class",
                      {"Acc": float(max(te.labels.mean(), 1 - te.labels.mean()))}, len(tr), len(te)))
-    for mods in ("t", "tav"):
-        rows.append(_row("ict_mmmo_mfn", "valid_test", mods, lr, classify(
-            pooled_means(va, mods), va.labels, pooled_means(te, mods), te.labels), len(va), len(te)))
+    rows += _split_rows("ict_mmmo_mfn", "valid_test", va, te, ("t", "tav"), lr, classify)
     pool = concat_splits([va, te])
     y = np.asarray(pool.labels)
     for mods in ("t", "a", "v", "ta", "tav"):
@@ -162,25 +168,19 @@ def run() -> list[dict]:
     # ICT-MMMO score, ridge
     ics = load_data("ict_mmmo_mfn")
     tr, te = ics["train"], ics["test"]
-    for mods in ("a", "av"):
-        rows.append(_row("ict_mmmo_mfn:score", "train_test", mods, ridge, regress(
-            pooled_means(tr, mods), tr.labels, pooled_means(te, mods), te.labels), len(tr), len(te)))
+    rows += _split_rows("ict_mmmo_mfn:score", "train_test", tr, te, ("a", "av"), ridge, regress)
     rows.append(_row("ict_mmmo_mfn:score", "train_test", "mean", "train mean",
                      regress(None, tr.labels, None, te.labels), len(tr), len(te)))
     # POM, ridge over the 17 columns
     pom = load_data("pom_mfn")
     tr, te = pom["train"], pom["test"]
-    for mods in ("a", "v", "av"):
-        rows.append(_row("pom_mfn", "train_test", mods, ridge, regress(
-            pooled_means(tr, mods), tr.labels, pooled_means(te, mods), te.labels), len(tr), len(te)))
+    rows += _split_rows("pom_mfn", "train_test", tr, te, ("a", "v", "av"), ridge, regress)
     rows.append(_row("pom_mfn", "train_test", "mean", "train mean",
                      regress(None, tr.labels, None, te.labels), len(tr), len(te)))
     # YouTube, 3 classes (weak data; not a benchmark)
     yt = load_data("youtube_mfn")
     tr, te = yt["train"], yt["test"]
-    for mods in ("a", "v", "av"):
-        rows.append(_row("youtube_mfn", "train_test", mods, lr, classify(
-            pooled_means(tr, mods), tr.labels, pooled_means(te, mods), te.labels), len(tr), len(te)))
+    rows += _split_rows("youtube_mfn", "train_test", tr, te, ("a", "v", "av"), lr, classify)
     pool = concat_splits([yt["valid"], yt["test"]])
     for mods in ("t", "tav"):
         m, s = cv5x20(pool, np.asarray(pool.labels), mods)
