@@ -327,25 +327,50 @@ def evaluate_runs(tasks: list[RunTask], summaries: dict[str, dict],
     return ev
 
 
+def reload_evaluation(tasks: list[RunTask], out: Path) -> Evaluation:
+    """What `evaluate_runs` wrote for a finished benchmark in ``out`` (records, cost rows,
+    cost profiles) plus the loss balance of every run's ``summary.json``: re-rendering the
+    report needs no training and no evaluation."""
+    files = {n: out / n for n in ("results.json", "costs.json", "cost_profile.json")}
+    for path in [*files.values(), *(t.run_dir / "summary.json" for t in tasks)]:
+        if not path.is_file():
+            raise ConfigError(f"{path}: missing; --report-only re-renders a finished benchmark "
+                              "(run it once without --report-only)")
+    ev = Evaluation(records=json.loads(files["results.json"].read_text()),
+                    costs=json.loads(files["costs.json"].read_text()),
+                    profiles=json.loads(files["cost_profile.json"].read_text()))
+    for task in tasks:
+        summary = json.loads((task.run_dir / "summary.json").read_text())
+        ev.balance += balance_entries(summary, task.run.name, task.cell["seed"])
+    return ev
+
+
 def run_benchmark(bc: BenchmarkConfig, data: MSADataset | None = None, *, workers: int = 1,
-                  ray_address: str | None = None, progress: bool = True) -> Path:
+                  ray_address: str | None = None, progress: bool = True,
+                  report_only: bool = False) -> Path:
     """Train + evaluate every run of every cell; returns the report path.
 
     Args:
         workers: local processes training independent runs at once (1 = this process).
         ray_address: run the trainings as Ray tasks on this cluster (``"local"`` starts one
             with ``workers`` CPUs); ``out_dir`` must be on storage every node sees.
+        report_only: re-render the report of a finished benchmark from its ``results.json``,
+            cost files and run summaries (`reload_evaluation`): no training, no evaluation.
     """
     out = Path(bc.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write(out / "benchmark.yaml", yaml.safe_dump(to_dict(bc), sort_keys=False).encode())
     datasets = fold_datasets(bc, data)
     tasks = plan_runs(bc)
-    summaries = run_trainings(tasks, datasets, workers=workers, ray_address=ray_address,
-                              progress=progress)
-    ev = evaluate_runs(tasks, summaries, datasets, bc)
-    atomic_write(out / "cost_profile.json", json.dumps(ev.profiles, indent=1).encode())
-    atomic_write(out / "costs.json", json.dumps(ev.costs, indent=1).encode())
+    if report_only:
+        ev = reload_evaluation(tasks, out)
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write(out / "benchmark.yaml",
+                     yaml.safe_dump(to_dict(bc), sort_keys=False).encode())
+        summaries = run_trainings(tasks, datasets, workers=workers, ray_address=ray_address,
+                                  progress=progress)
+        ev = evaluate_runs(tasks, summaries, datasets, bc)
+        atomic_write(out / "cost_profile.json", json.dumps(ev.profiles, indent=1).encode())
+        atomic_write(out / "costs.json", json.dumps(ev.costs, indent=1).encode())
     dsets = list(datasets.values())
     cv = bool(dsets[0].info.cv)
     folds = [d.info.cv["fold"] for d in dsets] if cv else None

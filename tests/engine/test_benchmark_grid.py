@@ -77,3 +77,28 @@ def test_ray_gives_identical_results(sequential, data, tmp_path):
                                       "the Ray executor is not tested")
     run_benchmark(_config(tmp_path), data, workers=2, ray_address="local", progress=False)
     assert _records(tmp_path) == _records(sequential)
+
+
+def test_report_only_rerenders_without_training_or_evaluation(sequential, data, tmp_path,
+                                                                monkeypatch):
+    import shutil
+
+    import robustmsa.benchmark as bench
+
+    out = tmp_path / "copy"
+    shutil.copytree(sequential, out)
+    report = (out / "report.md").read_text()
+    (out / "report.md").unlink()
+    (out / "tables" / "subsets_F1.csv").unlink()
+
+    def refuse(*a, **k):
+        raise AssertionError("--report-only must not train or evaluate")
+
+    monkeypatch.setattr(bench, "run_trainings", refuse)
+    monkeypatch.setattr(bench, "evaluate_runs", refuse)
+    path = run_benchmark(_config(out), data, report_only=True)
+    assert path.read_text() == report.replace(str(sequential), str(out))
+    assert (out / "tables" / "subsets_F1.csv").exists()
+    (out / "logit_kd/seed1/summary.json").unlink()
+    with pytest.raises(ConfigError, match=r"seed1/summary.json: missing; --report-only"):
+        run_benchmark(_config(out), data, report_only=True)

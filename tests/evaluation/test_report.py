@@ -227,13 +227,15 @@ def test_files_balance_coverage_costs(tmp_path):
     costs = [{"method": "teacher", "params": 87242, "FLOPs": 1.5e6, "inference ms": 0.42}]
     path = write_report(recs, tmp_path, data=FULL, balance=bal, costs=costs)
     md = path.read_text()
-    assert "| corrkd | 3 | 25.0 ± 0.0 | 25.0 ± 0.0 | 75.0 ± 0.0 | 75.0 ± 0.0 |" in md
-    assert "| Method | n | task start | task best | scd start | scd best |" in md
+    assert "| corrkd | 3 | task | 25.0 ± 0.0 | 25.0 ± 0.0 | 0.800 ± 0.000 | 0.800 ± 0.000 |" in md
+    assert "| corrkd | 3 | scd | 75.0 ± 0.0 | 75.0 ± 0.0 | 2.400 ± 0.000 | 2.400 ± 0.000 |" in md
+    assert ("| Method | n | Term | share start (%) | share best (%) | grad norm start "
+            "| grad norm best |") in md
     cov = section(md, "### Coverage / natural missingness")
     assert "| ta | subsets | 90.00 |" in cov
     assert "coverage" not in section(md, "### Paired comparisons")
     assert "| method | params | FLOPs | inference ms |" in md and "1.5e+06" in md
-    for stem in ("subsets_F1", "frame_drop_F1", "paired_F1", "loss_balance_share", "costs"):
+    for stem in ("subsets_F1", "frame_drop_F1", "paired_F1", "loss_balance", "costs"):
         assert (tmp_path / "tables" / f"{stem}.csv").exists()
         tex = (tmp_path / "tables" / f"{stem}.tex").read_text()
         assert r"\toprule" in tex and r"\bottomrule" in tex and "±" not in tex

@@ -21,6 +21,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="run the trainings as Ray tasks on the cluster at ADDRESS ('local' starts "
                         "one); needs pip install 'robustmsa[ray]' and out_dir on shared storage")
     p.add_argument("--no-progress", action="store_true", help="no 'k of N runs done' line")
+    p.add_argument("--report-only", action="store_true",
+                   help="re-render report.md, tables and figures of a finished benchmark from "
+                        "its results.json, cost files and run summaries (no training, no "
+                        "evaluation)")
     p.add_argument("overrides", nargs="*", help="key.sub=value overrides, e.g. out_dir=runs/x")
     p.set_defaults(func=run)
 
@@ -33,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--workers must be >= 1; got {args.workers}")
     bc = load_benchmark_config(args.config, args.overrides)
     report = run_benchmark(bc, workers=args.workers, ray_address=args.ray,
-                           progress=not args.no_progress)
+                           progress=not args.no_progress, report_only=args.report_only)
     print(f"report: {report}")
     print(f"results: {report.parent / 'results.json'}")
     return 0

@@ -75,35 +75,41 @@ def appendix(rep: Builder, ds: str, metrics: list[str]) -> None:
 
 
 def balance(rep: Builder, entries: list[dict]) -> None:
+    """One row per (run label, loss term) it has, so the table stays narrow for any number of
+    methods and terms: share of the update (%) and gradient norm per phase, mean ± sample sd
+    over seeds."""
     names = ordered(e["name"] for e in entries)
-    terms = ordered(e["term"] for e in entries)
     phases = [p for p in ("start", "best") if any(e["phase"] == p for e in entries)]
     phases += [p for p in ordered(e["phase"] for e in entries) if p not in phases]
-    for field_, scale, what in (("share", 100.0, "share of the update (%)"),
-                                ("grad_norm", 1.0, "gradient norm")):
-        t = Table(f"loss_balance_{field_}", f"Loss balance: each term's {what} at the start "
-                  "and at the best epoch, mean ± sample sd over seeds.",
-                  ["Method", "n"] + [f"{term} {ph}" for term in terms for ph in phases])
-        for name in names:
-            es = [e for e in entries if e["name"] == name]
-            n = len({e["seed"] for e in es})
+    cols = ([f"share {ph} (%)" for ph in phases]
+            + [f"grad norm {ph}" for ph in phases if ph in ("start", "best")])
+    t = Table("loss_balance", "Loss balance: each term's share of the update (%) and the norm "
+              "of its gradient, at the start, at the best epoch and averaged from the start to "
+              "the best epoch; mean ± sample sd over seeds.", ["Method", "n", "Term"] + cols)
+    for name in names:
+        es = [e for e in entries if e["name"] == name]
+        n = len({e["seed"] for e in es})
+        for term in ordered(e["term"] for e in es):
             cells = []
-            for term in terms:
-                for ph in phases:
+            for field_, scale, phs in (("share", 100.0, phases),
+                                       ("grad_norm", 1.0, [p for p in phases
+                                                           if p in ("start", "best")])):
+                for ph in phs:
                     v = [float(e[field_]) for e in es if e["term"] == term
                          and e["phase"] == ph and e.get(field_) is not None]
                     s = summarize(v) if v else None
                     cells.append(None if s is None else StatCell(
                         s.mean * scale, s.sd * scale, s.n, 1 if scale == 100 else 3,
                         show_n=s.n != n))
-            t.rows.append([name, n, *cells])
-        if field_ == "share":
-            rep.md += ["## Loss balance", "",
-                        "Per named loss term: its share of the (clipped) parameter update "
-                        "and the norm of its gradient w.r.t. the deployable parameters, on "
-                        "a fixed batch at the start of training and at the best epoch. A "
-                        "term with a share near 0 does no measurable work.", ""]
-        rep.emit(t, f"**{what.capitalize()}**")
+            t.rows.append([name, n, term, *cells])
+    rep.md += ["## Loss balance", "",
+               "Per run label and named loss term: its share of the (clipped) parameter update "
+               "and the norm of its gradient w.r.t. the deployable parameters, on a fixed "
+               "training batch at the start of training, at the best epoch, and averaged over "
+               "the measurements from the start to the best epoch (*mean_to_best*: the updates "
+               "that produced the selected weights). A term with a share near 0 does no "
+               "measurable work.", ""]
+    rep.emit(t, "**Share of the update and gradient norm per term**")
 
 
 def costs(rep: Builder, costs: list[dict]) -> None:
