@@ -20,7 +20,8 @@ import torch
 
 from robustmsa.config import ExperimentConfig, dataclass_from_dict
 from robustmsa.data import load_data
-from robustmsa.data.transforms import standardize
+from robustmsa.data.prepare import norm_stats_payload, prepare_for_checkpoint
+from robustmsa.data.transforms import fit_norm_stats
 from robustmsa.evaluation.costs import COST_KEYS, measure_costs
 from robustmsa.fileio import atomic_write
 from robustmsa.methods import METHODS
@@ -48,7 +49,12 @@ def main() -> None:
 
     base = yaml.safe_load(Path(args.config).read_text())["base"]
     cfg = dataclass_from_dict(ExperimentConfig, base, args.config)
-    data = standardize(load_data(cfg.data.source, seed=cfg.data.seed))
+    raw = load_data(cfg.data.source, seed=cfg.data.seed)
+    # standardised with the training split's statistics, through the one data path (as the
+    # trainer does); costs do not depend on the values, but the inputs are the real ones
+    data = prepare_for_checkpoint(
+        {"dataset_info": raw.info.to_dict(),
+         "normalization": norm_stats_payload(fit_norm_stats(raw["train"]))}, raw)
     task = Task.build(cfg.task.kind, data.info)
     rows = {}
     for name in METHODS.names():

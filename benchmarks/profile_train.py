@@ -91,7 +91,7 @@ def main() -> None:
     ops = [{"op": e.key, "self_cpu_share": e.self_cpu_time_total / total, "calls": e.count}
            for e in ev[:15]]
     attn = attention_variants()
-    result = {"command": "python benchmarks/profile_train.py --threads %d" % a.threads,
+    result = {"command": f"python benchmarks/profile_train.py --threads {a.threads}",
               "threads": a.threads, "load_before": list(load0), "load_after": list(os.getloadavg()),
               "top_ops_two_teacher_epochs": ops, "attention_fwd_bwd_ms_128x10x50x4": attn}
     atomic_write(Path(a.out), (json.dumps(result, indent=1) + "\n").encode())
