@@ -20,8 +20,7 @@ import torch
 
 from robustmsa.config import ExperimentConfig, dataclass_from_dict
 from robustmsa.data import load_data
-from robustmsa.data.prepare import norm_stats_payload, prepare_for_checkpoint
-from robustmsa.data.transforms import fit_norm_stats
+from robustmsa.data.prepare import prepare_with_train_stats
 from robustmsa.evaluation.costs import COST_KEYS, measure_costs
 from robustmsa.fileio import atomic_write
 from robustmsa.methods import METHODS
@@ -49,12 +48,8 @@ def main() -> None:
 
     base = yaml.safe_load(Path(args.config).read_text())["base"]
     cfg = dataclass_from_dict(ExperimentConfig, base, args.config)
-    raw = load_data(cfg.data.source, seed=cfg.data.seed)
-    # standardised with the training split's statistics, through the one data path (as the
-    # trainer does); costs do not depend on the values, but the inputs are the real ones
-    data = prepare_for_checkpoint(
-        {"dataset_info": raw.info.to_dict(),
-         "normalization": norm_stats_payload(fit_norm_stats(raw["train"]))}, raw)
+    # the trainer's inputs (costs do not depend on the values, but the inputs are real ones)
+    data, _ = prepare_with_train_stats(load_data(cfg.data.source, seed=cfg.data.seed))
     task = Task.build(cfg.task.kind, data.info)
     rows = {}
     for name in METHODS.names():

@@ -43,7 +43,7 @@ import numpy as np
 
 from robustmsa.data.cv import fold_for, same_fold
 from robustmsa.data.schema import DatasetInfo, MSADataset
-from robustmsa.data.transforms import NormStats, apply_norm
+from robustmsa.data.transforms import NormStats, apply_norm, fit_norm_stats
 from robustmsa.errors import CheckpointError, DataError
 
 __all__ = [
@@ -97,6 +97,18 @@ def norm_stats_payload(stats: NormStats) -> dict[str, dict[str, Any]]:
     return {m: {"mean": torch.from_numpy(np.array(mu, dtype=np.float32)),
                 "std": torch.from_numpy(np.array(sd, dtype=np.float32))}
             for m, (mu, sd) in stats.items()}
+
+
+def prepare_with_train_stats(raw: MSADataset, *, standardize: bool = True,
+                             splits: Iterable[str] | None = None,
+                             source: str | None = None) -> tuple[MSADataset, NormStats]:
+    """What a model trained on ``raw`` sees: statistics fitted on its training split (none
+    when ``standardize`` is false), applied through `prepare_for_checkpoint` — the trainer's
+    preparation, for callers that need the same inputs without a checkpoint yet. Returns the
+    prepared data and the statistics."""
+    stats = fit_norm_stats(raw["train"]) if standardize else {}
+    ck = {"dataset_info": raw.info.to_dict(), "normalization": norm_stats_payload(stats)}
+    return prepare_for_checkpoint(ck, raw, splits=splits, source=source), stats
 
 
 def fingerprint(stats: NormStats) -> str:

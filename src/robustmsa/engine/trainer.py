@@ -49,9 +49,8 @@ from robustmsa.data.cv import cv_spec, fold_for
 from robustmsa.data.dataset import collate_rows
 from robustmsa.data.groups import batch_rows, require_groups, shard_rows
 from robustmsa.data.natural import check_trainable, conditions_for
-from robustmsa.data.prepare import norm_stats_of, norm_stats_payload, prepare_for_checkpoint
+from robustmsa.data.prepare import norm_stats_of, norm_stats_payload, prepare_with_train_stats
 from robustmsa.data.schema import MSADataset
-from robustmsa.data.transforms import fit_norm_stats
 from robustmsa.engine import distributed as ddp
 from robustmsa.engine import rundir
 from robustmsa.engine.builder import build_method
@@ -193,11 +192,9 @@ class Trainer:
         # the config's CV fold (a no-op for data already carved so, e.g. DataConfig.load())
         raw = fold_for(raw, cv_spec(cfg.data), who=f"{self.run_dir} (data.cv_folds)")
         self.raw_data = raw
-        self.norm_stats = fit_norm_stats(raw["train"]) if cfg.data.standardize else {}
-        self.data = prepare_for_checkpoint(
-            {"dataset_info": raw.info.to_dict(),
-             "normalization": norm_stats_payload(self.norm_stats)},
-            raw, splits=("train", "valid"), source=str(self.run_dir))
+        self.data, self.norm_stats = prepare_with_train_stats(
+            raw, standardize=cfg.data.standardize, splits=("train", "valid"),
+            source=str(self.run_dir))
         if extractor is None:
             from robustmsa.media.provenance import extractor_config  # no media deps imported
 

@@ -81,8 +81,8 @@ def balance(rep: Builder, entries: list[dict]) -> None:
     names = ordered(e["name"] for e in entries)
     phases = [p for p in ("start", "best") if any(e["phase"] == p for e in entries)]
     phases += [p for p in ordered(e["phase"] for e in entries) if p not in phases]
-    cols = ([f"share {ph} (%)" for ph in phases]
-            + [f"grad norm {ph}" for ph in phases if ph in ("start", "best")])
+    norm_phases = [p for p in phases if p in ("start", "best")]  # gradient norms: endpoints
+    cols = [f"share {ph} (%)" for ph in phases] + [f"grad norm {ph}" for ph in norm_phases]
     t = Table("loss_balance", "Loss balance: each term's share of the update (%) and the norm "
               "of its gradient, at the start, at the best epoch and averaged from the start to "
               "the best epoch; mean ± sample sd over seeds.", ["Method", "n", "Term"] + cols)
@@ -91,9 +91,7 @@ def balance(rep: Builder, entries: list[dict]) -> None:
         n = len({e["seed"] for e in es})
         for term in ordered(e["term"] for e in es):
             cells = []
-            for field_, scale, phs in (("share", 100.0, phases),
-                                       ("grad_norm", 1.0, [p for p in phases
-                                                           if p in ("start", "best")])):
+            for field_, scale, phs in (("share", 100.0, phases), ("grad_norm", 1.0, norm_phases)):
                 for ph in phs:
                     v = [float(e[field_]) for e in es if e["term"] == term
                          and e["phase"] == ph and e.get(field_) is not None]
